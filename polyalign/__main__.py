@@ -1,0 +1,3 @@
+from polyalign.cli import app
+
+app(prog_name="polyalign")

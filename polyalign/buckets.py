@@ -1,0 +1,109 @@
+"""Buckets `language|track|family|length_bin` (METHOD.md §1).
+
+Owns the script-aware length unit (each Latin word, digit run, CJK character and punctuation mark counts
+1), the length bins (fixed paper edges or per-language quantile edges fitted on train), family mapping and
+coarsening, and the sparse-bucket back-off to the parent cell. Pure functions; reads and writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+LENGTH_BINS = ("short", "medium", "long", "xlong")
+PAPER_EDGES = (40, 120, 240)
+TRACKS = ("single", "multi")
+FAMILIES = ("open_chat", "assistant_like", "longform_qa", "qa_search", "task_dialogue")
+# The paper code's coarse 3-way family (assistant / qa / dialogue), offered as a ready coarsening.
+PAPER_COARSE_FAMILIES = {
+    "assistant_like": "assistant",
+    "longform_qa": "qa",
+    "qa_search": "qa",
+    "open_chat": "dialogue",
+    "task_dialogue": "dialogue",
+}
+
+# Han ideographs (with extensions and compatibility forms) and Japanese kana count one unit per character.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_LETTER = rf"(?:(?![{_CJK}])[^\W\d_])"
+# A word may carry ASCII apostrophes inside ("haven't" is one unit); a typographic ’ splits, as in the corpus.
+_UNIT = re.compile(rf"[{_CJK}]|\d+|{_LETTER}+(?:'{_LETTER}+)*|[^\w\s]")
+
+
+def length_units(text: str) -> int:
+    """Script-aware response length: Latin words, digit runs, CJK characters and punctuation marks."""
+    return len(_UNIT.findall(text))
+
+
+def length_bin(units: int, edges: Sequence[float] = PAPER_EDGES) -> str:
+    """`short` ≤ e0 < `medium` ≤ e1 < `long` ≤ e2 < `xlong` (edges are inclusive upper bounds)."""
+    for name, edge in zip(LENGTH_BINS, edges, strict=False):
+        if units <= edge:
+            return name
+    return LENGTH_BINS[len(edges)]
+
+
+def fit_quantile_edges(
+    units_by_language: Mapping[str, Iterable[int]], quantiles: Sequence[float] = (0.25, 0.5, 0.75)
+) -> dict[str, tuple[float, ...]]:
+    """Per-language edges at the given quantiles of train lengths, so each language fills its bins evenly."""
+    if len(quantiles) != len(LENGTH_BINS) - 1:
+        raise ValueError(
+            f"need {len(LENGTH_BINS) - 1} quantiles for {len(LENGTH_BINS)} bins, got {quantiles}"
+        )
+    edges = {}
+    for language, units in units_by_language.items():
+        values = np.fromiter(units, dtype=float)
+        if values.size == 0:
+            continue
+        edges[language] = tuple(float(q) for q in np.quantile(values, quantiles))
+    return edges
+
+
+def cell_key(language: str, track: str, family: str) -> str:
+    return f"{language}|{track}|{family}"
+
+
+def bucket_key(language: str, track: str, family: str, bin_name: str) -> str:
+    return f"{language}|{track}|{family}|{bin_name}"
+
+
+def parent_cell(bucket: str) -> str:
+    return bucket.rsplit("|", 1)[0]
+
+
+def track_from_turns(n_user_turns: int) -> str:
+    return "single" if n_user_turns <= 1 else "multi"
+
+
+@dataclass(frozen=True)
+class BackOff:
+    """Which reference each bucket uses: itself when it has ≥ min_size train responses, else its cell."""
+
+    min_size: int
+    train_counts: dict[str, int]
+    reference: dict[str, str]
+
+    @property
+    def backed_off(self) -> list[str]:
+        return sorted(b for b, ref in self.reference.items() if ref != b)
+
+    @property
+    def sparse_cells(self) -> list[str]:
+        """Cells that stay below min_size even pooled: reported, since there is no further parent."""
+        cell_counts: Counter[str] = Counter()
+        for bucket, n in self.train_counts.items():
+            cell_counts[parent_cell(bucket)] += n
+        cells = {parent_cell(b) for b in self.reference}
+        return sorted(c for c in cells if cell_counts[c] < self.min_size)
+
+
+def plan_back_off(train_buckets: Iterable[str], all_buckets: Iterable[str], min_size: int) -> BackOff:
+    """Map every bucket (train, val or test) to its reference bucket from train counts only."""
+    counts = Counter(train_buckets)
+    reference = {b: (b if counts[b] >= min_size else parent_cell(b)) for b in {*counts, *all_buckets}}
+    return BackOff(min_size=min_size, train_counts=dict(counts), reference=reference)

@@ -1,0 +1,352 @@
+"""Input adapters: every supported shape becomes a `Record`, or a `RecordError` tied to its file and line.
+
+Shapes: the project schema (`polyalign`), chat `messages`, ShareGPT (`conversations` of from/value),
+Alpaca (`instruction`, `input`, `output`, `history`), and `columns` (a mapping from record fields to the
+columns of any Hugging Face `datasets` dataset). Loaders never drop anything: each input line or row
+yields exactly one item, which `prepare` accounts for. Reads: JSONL files and `datasets` datasets.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyalign.config import SourceConfig
+from polyalign.errors import InputError
+from polyalign.records import Message, Record, RecordError, parse_messages, validate_messages
+
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "model": "assistant",
+    "system": "system",
+}
+COLUMN_FIELDS = (
+    "id",
+    "prompt",
+    "context",
+    "response",
+    "system",
+    "history",
+    "messages",
+    "conversations",
+    "language",
+    "track",
+    "family",
+    "source",
+    "split",
+    "group",
+)
+SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "val",
+    "valid": "val",
+    "dev": "val",
+    "val": "val",
+    "test": "test",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an input item came from: a file and 1-based line, or a dataset split and 0-based row."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedItem:
+    origin: Origin
+    record: Record | None
+    error: RecordError | None
+    raw: str  # the input as read, kept for the quarantine file
+
+
+def iter_source(source: SourceConfig) -> Iterator[LoadedItem]:
+    """Every item of one configured source, in input order."""
+    if source.path is not None:
+        for path in resolve_paths(source.path):
+            yield from _iter_jsonl(path, source)
+    else:
+        yield from _iter_hf(source)
+
+
+def resolve_paths(spec: str) -> list[Path]:
+    """A file, a directory (its *.jsonl files) or a glob, sorted; an error if nothing matches."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+    else:
+        files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+    if not files:
+        raise InputError(f"no input files match {spec!r}: give a JSONL file, a folder of *.jsonl, or a glob")
+    return files
+
+
+def _iter_jsonl(path: Path, source: SourceConfig) -> Iterator[LoadedItem]:
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from error
+    with handle:
+        for line_no, raw_bytes in enumerate(handle, start=1):
+            origin = Origin(str(path), line_no)
+            if not raw_bytes.strip():
+                continue  # blank lines hold no record
+            try:
+                obj = _decode_line(raw_bytes)
+                record = to_record(obj, source, origin)
+            except RecordError as error:
+                yield LoadedItem(origin, None, error, raw_bytes.decode("utf-8", "replace"))
+                continue
+            yield LoadedItem(origin, record, None, "")
+
+
+def _decode_line(raw_bytes: bytes) -> Any:
+    if b"\x00" in raw_bytes:
+        raise RecordError("binary_data", "the line contains NUL bytes (binary data, not JSON text)")
+    try:
+        text = raw_bytes.rstrip(b"\r\n").decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.reason == "unexpected end of data":  # cut inside a multi-byte character
+            raise RecordError(
+                "unparsable_json", "the line ends inside a UTF-8 character (truncated line?)"
+            ) from None
+        raise RecordError("invalid_utf8", f"byte {error.start} is not UTF-8: {error.reason}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(
+            "unparsable_json", f"{error.msg} at column {error.colno} (truncated or corrupted line?)"
+        ) from None
+
+
+def _iter_hf(source: SourceConfig) -> Iterator[LoadedItem]:
+    name = source.hf or ""
+    for split_name, dataset in _load_hf(source).items():
+        file = f"{name}[{split_name}]"
+        split = source.split or SPLIT_ALIASES.get(split_name)
+        for row_no, row in enumerate(dataset):
+            origin = Origin(file, row_no)
+            try:
+                record = to_record(dict(row), source, origin, dataset_split=split)
+            except RecordError as error:
+                yield LoadedItem(origin, None, error, json.dumps(row, ensure_ascii=False, default=str)[:4000])
+                continue
+            yield LoadedItem(origin, record, None, "")
+
+
+def _load_hf(source: SourceConfig) -> Mapping[str, Any]:
+    """Load a dataset saved with `save_to_disk`, a folder of data files, or a hub dataset (online only)."""
+    import datasets
+
+    name = source.hf or ""
+    try:
+        if (Path(name) / "dataset_info.json").exists() or (Path(name) / "dataset_dict.json").exists():
+            loaded = datasets.load_from_disk(name)
+        else:
+            loaded = datasets.load_dataset(name, source.hf_config)
+    except (FileNotFoundError, ConnectionError, ValueError, OSError) as error:
+        raise InputError(
+            f"cannot load the datasets dataset {name!r}: {error}. Offline, give a local copy "
+            "(a folder saved with `save_to_disk`, or data files) as `hf:`"
+        ) from error
+    splits = {"train": loaded} if isinstance(loaded, datasets.Dataset) else dict(loaded)
+    if source.hf_split is not None:
+        if source.hf_split not in splits:
+            raise InputError(f"dataset {name!r} has no split {source.hf_split!r}; it has {sorted(splits)}")
+        splits = {source.hf_split: splits[source.hf_split]}
+    return splits
+
+
+def detect_shape(obj: Mapping[str, Any]) -> str:
+    if "messages" in obj:
+        return "polyalign" if "id" in obj and ("language" in obj or "family" in obj) else "messages"
+    if "conversations" in obj:
+        return "sharegpt"
+    if "instruction" in obj and "output" in obj:
+        return "alpaca"
+    raise RecordError(
+        "unknown_shape",
+        f"cannot tell the format from the keys {sorted(obj)[:8]}: expected 'messages', 'conversations' "
+        "or 'instruction'+'output' (or set `format: columns` with a column mapping)",
+    )
+
+
+def to_record(obj: Any, source: SourceConfig, origin: Origin, *, dataset_split: str | None = None) -> Record:
+    """Convert one parsed input object to a Record, filling what it lacks from the source defaults."""
+    if not isinstance(obj, dict):
+        raise RecordError("schema", f"expected a JSON object, got {type(obj).__name__}")
+    shape = source.format
+    if shape == "auto":
+        shape = "columns" if source.columns else detect_shape(obj)
+    return _apply_defaults(_ADAPTERS[shape](obj, source), source, origin, dataset_split)
+
+
+def _apply_defaults(
+    record: Record, source: SourceConfig, origin: Origin, dataset_split: str | None
+) -> Record:
+    default_source = source.source or Path(origin.file.split("[")[0]).stem
+    if record.source == "unknown" or not record.source:
+        record.source = default_source
+    if not record.id:
+        record.id = f"{record.source}:{Path(origin.file).name}:{origin.line}"
+    record.language = record.language or source.language
+    record.track = record.track or source.track
+    record.family = record.family or source.family
+    existing = source.split or record.split or record.meta.get("split") or dataset_split
+    if existing is not None:
+        if str(existing) not in SPLIT_ALIASES:
+            raise RecordError(
+                "schema", f"split {existing!r} is not one of train, val (validation, dev) or test"
+            )
+        record.split = SPLIT_ALIASES[str(existing)]
+    record.meta["input"] = str(origin)
+    return record
+
+
+def _new_record(obj: Mapping[str, Any], turns: list[Message], **fields: Any) -> Record:
+    """A record from loosely shaped turns: consecutive turns of one speaker are joined with a newline."""
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise RecordError("schema", "'meta' must be an object")
+    merged: list[Message] = []
+    for turn in turns:
+        if merged and merged[-1].role == turn.role:
+            merged[-1] = Message(turn.role, merged[-1].content + "\n" + turn.content)
+        else:
+            merged.append(turn)
+    record = Record(
+        id=_optional_str(obj.get("id"), "id") or "",
+        source=_optional_str(obj.get("source"), "source") or "unknown",
+        language=_optional_str(obj.get("language"), "language"),
+        track=_optional_str(obj.get("track"), "track"),
+        family=_optional_str(obj.get("family"), "family"),
+        messages=tuple(merged),
+        meta=dict(meta),
+        **fields,
+    )
+    validate_messages(record.messages)
+    return record
+
+
+def _optional_str(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError("schema", f"field '{name}' must be a string, got {type(value).__name__}")
+
+
+def _from_messages(obj: Mapping[str, Any], source: SourceConfig) -> Record:
+    return _new_record(obj, list(parse_messages(obj["messages"])), split=obj.get("split"))
+
+
+def _from_sharegpt(obj: Mapping[str, Any], source: SourceConfig) -> Record:
+    turns = obj["conversations"]
+    if not isinstance(turns, list) or not turns:
+        raise RecordError("schema", "'conversations' must be a non-empty list")
+    messages = [Message("system", _require_str(obj["system"], "system"))] if obj.get("system") else []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            raise RecordError("schema", f"conversations[{i}] must be an object with 'from' and 'value'")
+        role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
+        if role is None:
+            raise RecordError(
+                "wrong_role_order",
+                f"conversations[{i}] has speaker {turn['from']!r}; known: {sorted(SHAREGPT_ROLES)}",
+            )
+        messages.append(Message(role, _require_str(turn["value"], f"conversations[{i}].value")))
+    return _new_record(obj, messages, split=obj.get("split"))
+
+
+def _from_alpaca(obj: Mapping[str, Any], source: SourceConfig) -> Record:
+    messages = [Message("system", _require_str(obj["system"], "system"))] if obj.get("system") else []
+    messages += _history_turns(obj.get("history"))
+    instruction = _require_str(obj["instruction"], "instruction")
+    extra = obj.get("input") or ""
+    user = f"{instruction}\n\n{_require_str(extra, 'input')}" if extra else instruction
+    messages += [Message("user", user), Message("assistant", _require_str(obj["output"], "output"))]
+    return _new_record(obj, messages, split=obj.get("split"))
+
+
+def _from_columns(obj: Mapping[str, Any], source: SourceConfig) -> Record:
+    """Map dataset columns to record fields (`source.columns`: field -> column)."""
+    mapping = source.columns
+    unknown = set(mapping) - set(COLUMN_FIELDS)
+    if unknown:
+        raise RecordError(
+            "schema", f"column mapping has unknown field(s) {sorted(unknown)}; use {COLUMN_FIELDS}"
+        )
+    missing = [column for column in mapping.values() if column not in obj]
+    if missing:
+        raise RecordError("schema", f"row has no column(s) {missing}; it has {sorted(obj)}")
+    values = {name: obj[column] for name, column in mapping.items()}
+    if "messages" in values:
+        record = _from_messages({**values, "messages": values["messages"]}, source)
+    elif "conversations" in values:
+        record = _from_sharegpt(values, source)
+    else:
+        if "prompt" not in values or "response" not in values:
+            raise RecordError("schema", "a column mapping needs 'prompt' and 'response' (or 'messages')")
+        prompt = _require_str(values["prompt"], "prompt")
+        context = values.get("context") or ""
+        user = f"{_require_str(context, 'context')}\n\n{prompt}" if context else prompt
+        messages = (
+            [Message("system", _require_str(values["system"], "system"))] if values.get("system") else []
+        )
+        messages += _history_turns(values.get("history"))
+        messages += [
+            Message("user", user),
+            Message("assistant", _require_str(values["response"], "response")),
+        ]
+        record = _new_record(values, messages, split=values.get("split"))
+    if values.get("group") is not None:
+        record.group = str(values["group"])
+    return record
+
+
+def _history_turns(history: Any) -> list[Message]:
+    """Alpaca-style history: a list of [user, assistant] pairs, oldest first."""
+    if not history:
+        return []
+    if not isinstance(history, list):
+        raise RecordError("schema", "'history' must be a list of [user, assistant] pairs")
+    turns = []
+    for i, pair in enumerate(history):
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise RecordError("schema", f"history[{i}] must be a [user, assistant] pair")
+        turns += [
+            Message("user", _require_str(pair[0], "history")),
+            Message("assistant", _require_str(pair[1], "history")),
+        ]
+    return turns
+
+
+def _require_str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise RecordError("schema", f"'{name}' must be a string, got {type(value).__name__}")
+    return value
+
+
+_ADAPTERS = {
+    "polyalign": lambda obj, source: Record.from_dict(obj),
+    "messages": _from_messages,
+    "sharegpt": _from_sharegpt,
+    "alpaca": _from_alpaca,
+    "columns": _from_columns,
+}

@@ -1,0 +1,316 @@
+"""Stage `prepare`: inputs → normalised, deduplicated, bucketed and split records, with full accounting.
+
+Reads the configured sources (or the built-in synthetic fixture). Writes one artefact folder:
+`train/val/test.jsonl`, `quarantine.jsonl` (rejected input with file, line and reason),
+`duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_report.{md,json}` and, last,
+`manifest.json` (key, config, input checksums, counts). The counts must reconcile or nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from polyalign import artifacts
+from polyalign.accounting import Ledger
+from polyalign.bucket_report import BucketReport, build_bucket_report
+from polyalign.buckets import (
+    LENGTH_BINS,
+    PAPER_EDGES,
+    TRACKS,
+    BackOff,
+    bucket_key,
+    fit_quantile_edges,
+    length_bin,
+    length_units,
+    plan_back_off,
+    track_from_turns,
+)
+from polyalign.config import PrepareConfig, artifact_root, config_hash
+from polyalign.errors import PolyAlignError
+from polyalign.language import detect_language
+from polyalign.loaders import LoadedItem, Origin, iter_source, resolve_paths
+from polyalign.normalize import normalize_messages
+from polyalign.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl
+from polyalign.splits import SplitOutcome, assign_splits, dedup_key, find_groups
+
+STAGE, STAGE_VERSION = "prepare", 1
+SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
+
+
+@dataclass
+class PreparedData:
+    """A prepare artefact: its folder, manifest, records per split and bucket report."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    splits: dict[str, list[Record]]
+    report: BucketReport
+    reused: bool = False
+
+    @classmethod
+    def load(cls, folder: Path) -> PreparedData:
+        if not artifacts.is_complete(folder):
+            raise PolyAlignError(f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST})")
+        splits = {name: list(read_jsonl(folder / file)) for name, file in SPLIT_FILES.items()}
+        report = BucketReport.from_json(
+            json.loads((folder / "bucket_report.json").read_text(encoding="utf-8"))
+        )
+        return cls(folder, artifacts.read_manifest(folder), splits, report, reused=True)
+
+
+def prepare(
+    config: PrepareConfig, out: Path | None = None, *, force: bool = False, progress: bool = True
+) -> PreparedData:
+    """Run the stage, or reuse the artefact when one with the same key is already complete."""
+    inputs = _input_identity(config)
+    key = artifacts.artifact_key(STAGE, STAGE_VERSION, config_hash(config), *inputs.values())
+    folder = out or artifact_root() / STAGE / key
+    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+        return PreparedData.load(folder)
+
+    ledger = Ledger()
+    records = collect_records(config, ledger, progress)
+    outcome = split_records(records, config)
+    edges, back_off = label_buckets(records, config)
+    if not ledger.reconciles:
+        raise RuntimeError(f"accounting does not reconcile: {ledger.counts()}")  # a bug, never user error
+
+    by_split: dict[str, list[Record]] = {name: [] for name in SPLIT_FILES}
+    for record in records:
+        by_split[record.split or "train"].append(record)
+    report = build_bucket_report(by_split, back_off, edges)
+    manifest = {
+        **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
+        "config_hash": config_hash(config),
+        "config": dataclasses.asdict(config),
+        "inputs": inputs,
+        "counts": {**ledger.counts(), "kept_by_split": {k: len(v) for k, v in by_split.items()}},
+        "groups": {
+            "total": outcome.groups_total,
+            "crossing_existing_splits": outcome.groups_crossing_existing,
+        },
+    }
+    with artifacts.atomic_folder(folder) as staging:
+        for name, file in SPLIT_FILES.items():
+            write_jsonl(staging / file, by_split[name])
+        _write_lines(staging / "quarantine.jsonl", ledger.rejections)
+        _write_lines(staging / "duplicates.jsonl", ledger.duplicates)
+        artifacts.write_json(staging / "buckets.json", _buckets_artifact(edges, back_off, config))
+        artifacts.write_json(staging / "bucket_report.json", report.to_json())
+        (staging / "bucket_report.md").write_text(report.to_markdown(), encoding="utf-8")
+        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
+    return PreparedData(folder, manifest, by_split, report)
+
+
+def _input_identity(config: PrepareConfig) -> dict[str, str]:
+    """Checksums of every input file (and the names of datasets), which go into the key and manifest."""
+    if not config.sources:
+        return {"fixture": f"polyalign-fixture seed={config.fixture_seed} v={artifacts.__version__}"}
+    identity = {}
+    for source in config.sources:
+        if source.path is not None:
+            for path in resolve_paths(source.path):
+                identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
+        else:
+            identity[f"hf:{source.hf}"] = f"config={source.hf_config} split={source.hf_split}"
+    return identity
+
+
+def collect_records(config: PrepareConfig, ledger: Ledger, progress: bool = True) -> list[Record]:
+    """Load, normalise, check and deduplicate every input; each input item is accounted for in `ledger`."""
+    records = _drop_duplicates(_admit_all(_iter_inputs(config), config, ledger, progress), ledger)
+    ledger.kept = len(records)
+    return records
+
+
+def split_records(records: list[Record], config: PrepareConfig) -> SplitOutcome:
+    """Give every record its group and split (in place)."""
+    groups = find_groups(records, config.splits)
+    outcome = assign_splits(records, groups, config.splits)
+    for record, split, group in zip(records, outcome.splits, groups, strict=True):
+        record.split, record.group = split, group
+    return outcome
+
+
+def label_buckets(
+    records: list[Record], config: PrepareConfig
+) -> tuple[dict[str, tuple[float, ...]], BackOff]:
+    """Length bin, bucket and reference bucket of every record (in place); needs the splits first."""
+    edges = _length_edges(records, config)
+    for record in records:
+        record.length_bin = length_bin(record.length_units or 0, edges[str(record.language)])
+        record.bucket = bucket_key(
+            str(record.language), str(record.track), str(record.family), record.length_bin
+        )
+    back_off = plan_back_off(
+        (r.bucket for r in records if r.split == "train" and r.bucket),
+        (r.bucket or "" for r in records),
+        config.buckets.min_bucket_size,
+    )
+    for record in records:
+        record.reference_bucket = back_off.reference[record.bucket or ""]
+    return edges, back_off
+
+
+def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
+    if not config.sources:
+        from polyalign.fixture import make_fixture_corpus
+
+        name = f"<fixture seed={config.fixture_seed}>"
+        for line, record in enumerate(make_fixture_corpus(config.fixture_seed), start=1):
+            record.meta["input"] = f"{name}:{line}"
+            yield LoadedItem(Origin(name, line), record, None, "")
+        return
+    for source in config.sources:
+        yield from iter_source(source)
+
+
+def _admit_all(
+    items: Iterable[LoadedItem], config: PrepareConfig, ledger: Ledger, progress: bool
+) -> list[tuple[Record, Origin]]:
+    kept = []
+    for item in tqdm(items, desc="prepare", unit=" rec", disable=None if progress else True):
+        ledger.see(item.origin.file)
+        try:
+            if item.error is not None:
+                raise item.error
+            kept.append((admit(item.record, config), item.origin))  # type: ignore[arg-type]
+        except RecordError as error:
+            raw = item.raw or json.dumps(item.record.to_dict() if item.record else {}, ensure_ascii=False)
+            record_id = item.record.id if item.record else None
+            ledger.reject(item.origin.file, item.origin.line, error.reason, error.detail, raw, record_id)
+    return kept
+
+
+def admit(record: Record, config: PrepareConfig) -> Record:
+    """Normalise, check and label one record; raises RecordError with the reason it cannot be kept."""
+    filters = config.filters
+    response_chars = len(record.response)
+    if response_chars > filters.max_response_chars:
+        raise RecordError(
+            "over_long",
+            f"response has {response_chars} characters (max_response_chars = {filters.max_response_chars})",
+        )
+    total_chars = sum(len(m.content) for m in record.messages)
+    if total_chars > filters.max_conversation_chars:
+        raise RecordError(
+            "over_long",
+            f"conversation has {total_chars} characters (max_conversation_chars = "
+            f"{filters.max_conversation_chars})",
+        )
+    record.messages = normalize_messages(record.messages)
+    validate_messages(record.messages)  # normalising can empty a response made of invisible characters
+    _label_language(record, config)
+    if record.track is None:
+        record.track = track_from_turns(record.n_user_turns)
+    elif record.track not in TRACKS:
+        raise RecordError("schema", f"track {record.track!r} is not one of {list(TRACKS)}")
+    family = record.family or config.buckets.families.get(record.source)
+    if family is None:
+        raise RecordError(
+            "missing_family",
+            f"no family for source {record.source!r}: give `family` in the record or the source config, "
+            "or map the source in `buckets.families`",
+        )
+    record.family = config.buckets.coarsen.get(family, family)
+    record.length_units = length_units(record.response)
+    return record
+
+
+def _label_language(record: Record, config: PrepareConfig) -> None:
+    filters = config.filters
+    if record.language is None:
+        last_user = next(m.content for m in reversed(record.messages) if m.role == "user")
+        detection = detect_language(
+            last_user + "\n" + record.response,
+            mixed_share=filters.mixed_share,
+            min_confidence=filters.min_language_confidence,
+        )
+        if detection.language is None:
+            raise RecordError(
+                f"{detection.status}_language",
+                f"language not given and detection says {detection.status} "
+                f"(score {detection.confidence:.2f}): set `language` in the record or the source config",
+            )
+        record.language = detection.language
+        record.meta["language_detected"] = round(detection.confidence, 3)
+    record.language = record.language.lower()
+    if record.language not in filters.languages:
+        raise RecordError(
+            "unsupported_language",
+            f"language {record.language!r} is not in filters.languages {filters.languages}",
+        )
+
+
+def _drop_duplicates(records: list[tuple[Record, Origin]], ledger: Ledger) -> list[Record]:
+    """Keep the first of each normalised (prompt, response); a reused id with other content is rejected."""
+    first_by_content: dict[str, str] = {}
+    ids: set[str] = set()
+    kept = []
+    for record, origin in records:
+        key = dedup_key(record)
+        if key in first_by_content:
+            ledger.duplicate(origin.file, origin.line, record.id, first_by_content[key])
+            continue
+        if record.id in ids:
+            ledger.reject(
+                origin.file,
+                origin.line,
+                "duplicate_id",
+                f"id {record.id!r} is already used by a different record",
+                json.dumps(record.to_dict(), ensure_ascii=False),
+                record.id,
+            )
+            continue
+        first_by_content[key] = record.id
+        ids.add(record.id)
+        kept.append(record)
+    return kept
+
+
+def _length_edges(records: list[Record], config: PrepareConfig) -> dict[str, tuple[float, ...]]:
+    """Edges per language: the configured fixed edges, or quantiles of the train lengths."""
+    languages = sorted({str(r.language) for r in records})
+    fixed = tuple(config.buckets.fixed_edges) if config.buckets.fixed_edges else PAPER_EDGES
+    if config.buckets.edges == "fixed":
+        return dict.fromkeys(languages, fixed)
+    units: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        if record.split == "train":
+            units[str(record.language)].append(record.length_units or 0)
+    fitted = fit_quantile_edges(units, config.buckets.quantiles)
+    missing = [lang for lang in languages if lang not in fitted]
+    if missing:
+        raise PolyAlignError(
+            f"quantile length edges need train records in every language; none for {missing}. "
+            "Use `buckets.edges: fixed` or add training data"
+        )
+    return fitted
+
+
+def _buckets_artifact(edges: dict[str, tuple[float, ...]], back_off: BackOff, config: PrepareConfig) -> dict:
+    return {
+        "length_bins": list(LENGTH_BINS),
+        "edges_mode": config.buckets.edges,
+        "edges": {lang: list(e) for lang, e in edges.items()},
+        "min_bucket_size": back_off.min_size,
+        "train_counts": dict(sorted(back_off.train_counts.items())),
+        "reference_bucket": dict(sorted(back_off.reference.items())),
+        "backed_off": back_off.backed_off,
+        "sparse_cells": back_off.sparse_cells,
+        "coarsen": config.buckets.coarsen,
+    }
+
+
+def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")

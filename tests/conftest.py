@@ -1,0 +1,24 @@
+"""Shared fixtures: artefacts go to a temporary folder; the dev corpus is optional and skipped when absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
+
+
+@pytest.fixture(autouse=True)
+def artifact_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test writes to the user's cache: every artefact root is a fresh temporary folder."""
+    home = tmp_path / "polyalign-home"
+    monkeypatch.setenv("POLYALIGN_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def dev_corpus() -> Path:
+    if not (DEV_CORPUS / "train.jsonl").is_file():
+        pytest.skip(f"development corpus not found at {DEV_CORPUS} (it sits beside the checkout in CI)")
+    return DEV_CORPUS

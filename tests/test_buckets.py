@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from polyalign.buckets import (
+    PAPER_EDGES,
+    bucket_key,
+    fit_quantile_edges,
+    length_bin,
+    length_units,
+    parent_cell,
+    plan_back_off,
+    track_from_turns,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("Hello, world!", 4),  # Hello , world !
+        ("I haven't got 42 cats.", 6),  # I haven't got 42 cats .
+        ("don’t", 3),  # a typographic apostrophe splits, as in the corpus: don ’ t
+        ("我爱北京。", 5),  # 4 Han characters + 1 full-width mark
+        ("用Python写3个脚本！", 8),  # 用 Python 写 3 个 脚 本 ！
+        ("", 0),
+        ("   \n ", 0),
+        ("😀😀", 2),  # symbols count like punctuation marks
+        ("Zócalo", 1),  # accented Latin letters stay inside the word
+    ],
+)
+def test_length_units_by_hand(text: str, units: int) -> None:
+    assert length_units(text) == units
+
+
+@pytest.mark.parametrize(
+    ("units", "name"),
+    [
+        (0, "short"),
+        (40, "short"),
+        (41, "medium"),
+        (120, "medium"),
+        (121, "long"),
+        (240, "long"),
+        (241, "xlong"),
+    ],
+)
+def test_paper_edges_are_inclusive_upper_bounds(units: int, name: str) -> None:
+    assert length_bin(units, PAPER_EDGES) == name
+
+
+def test_quantile_edges_per_language() -> None:
+    edges = fit_quantile_edges({"en": range(1, 101), "zh": [10] * 8}, quantiles=(0.25, 0.5, 0.75))
+    assert edges["en"] == pytest.approx((25.75, 50.5, 75.25))
+    assert edges["zh"] == (10.0, 10.0, 10.0)
+    with pytest.raises(ValueError, match="need 3 quantiles"):
+        fit_quantile_edges({"en": [1]}, quantiles=(0.5,))
+
+
+def test_keys_and_track() -> None:
+    key = bucket_key("zh", "single", "qa_search", "long")
+    assert key == "zh|single|qa_search|long"
+    assert parent_cell(key) == "zh|single|qa_search"
+    assert track_from_turns(1) == "single"
+    assert track_from_turns(3) == "multi"
+
+
+def test_back_off_uses_train_counts_only() -> None:
+    full = "en|single|qa_search|short"
+    sparse = "en|single|qa_search|xlong"
+    test_only = "en|single|qa_search|long"
+    plan = plan_back_off([full] * 20 + [sparse] * 19, [full, sparse, test_only], min_size=20)
+    assert plan.reference == {full: full, sparse: "en|single|qa_search", test_only: "en|single|qa_search"}
+    assert plan.backed_off == [test_only, sparse]
+    assert plan.sparse_cells == []
+    tiny = plan_back_off(["zh|multi|open_chat|short"] * 3, [], min_size=20)
+    assert tiny.sparse_cells == ["zh|multi|open_chat"]
