@@ -149,16 +149,14 @@ def _print_summary(manifest: dict[str, Any]) -> None:
 
 
 def _print_buckets(report: Any) -> None:
-    table = Table(title="records per bucket")
-    for column, justify in (
-        ("bucket", "left"),
-        ("train", "right"),
-        ("val", "right"),
-        ("test", "right"),
-        ("reference", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = Table(
+        title=f"records per bucket (reference: own, or the parent cell below {report.min_bucket_size} train)"
+    )
+    table.add_column("bucket", no_wrap=True)
+    for column in ("train", "val", "test"):
+        table.add_column(column, justify="right")
+    table.add_column("reference", no_wrap=True)
     for row in report.rows:
-        reference = "own" if row.status == "own" else f"→ {row.reference_bucket}"
+        reference = "own" if row.status == "own" else "→ cell"
         table.add_row(row.bucket, str(row.train), str(row.val), str(row.test), reference)
     console.print(table)
