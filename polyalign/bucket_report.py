@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from polyalign.buckets import LENGTH_BINS, BackOff, parent_cell
+from polyalign.buckets import BackOff, bucket_sort_key, parent_cell
 
 HISTOGRAM_EDGES = (0, 10, 20, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960)
 SPLIT_NAMES = ("train", "val", "test")
@@ -120,8 +120,7 @@ def build_bucket_report(
         for record in records:
             counts[record.bucket][split] += 1
             histograms[record.cell][_histogram_index(record.length_units)] += 1
-    bin_order = {name: i for i, name in enumerate(LENGTH_BINS)}
-    ordered = sorted(counts, key=lambda b: (parent_cell(b), bin_order.get(b.rsplit("|", 1)[1], 99)))
+    ordered = sorted(counts, key=bucket_sort_key)
     rows = [
         BucketRow(b, counts[b]["train"], counts[b]["val"], counts[b]["test"], back_off.reference[b])
         for b in ordered

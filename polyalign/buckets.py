@@ -76,6 +76,12 @@ def parent_cell(bucket: str) -> str:
     return bucket.rsplit("|", 1)[0]
 
 
+def bucket_sort_key(bucket: str) -> tuple[str, int]:
+    """Order buckets by cell, then by length bin from short to xlong (not alphabetically)."""
+    cell, _, bin_name = bucket.rpartition("|")
+    return cell, LENGTH_BINS.index(bin_name) if bin_name in LENGTH_BINS else len(LENGTH_BINS)
+
+
 def track_from_turns(n_user_turns: int) -> str:
     return "single" if n_user_turns <= 1 else "multi"
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from polyalign.config import PrepareConfig, SourceConfig, load_yaml_config
+from polyalign.config import PrepareConfig, RunConfig, SourceConfig, load_yaml_config
 from polyalign.errors import PolyAlignError
 
 app = typer.Typer(
@@ -69,7 +69,7 @@ def prepare(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Load, normalise, deduplicate, bucket and split data; write the prepared dataset and bucket report."""
-    cfg = load_yaml_config(PrepareConfig, config) if config else PrepareConfig()
+    cfg = _load_config(config).prepare
     for spec in inputs or []:
         cfg.sources.append(
             SourceConfig(path=spec, format=format, language=language, track=track, family=family)
@@ -81,14 +81,23 @@ def prepare(
 
 @app.command()
 @_user_errors
-def run(config: ConfigOption = None, out: OutOption = None, force: bool = False) -> None:
-    """The main job on its offline default (the built-in synthetic corpus): prepare and bucket report."""
-    cfg = load_yaml_config(PrepareConfig, config) if config else PrepareConfig()
-    if not cfg.sources:
+def run(config: ConfigOption = None, force: bool = False) -> None:
+    """The main job on its offline default (the built-in synthetic corpus): prepare, then human references."""
+    from polyalign.pipeline import run as run_pipeline
+
+    cfg = _load_config(config)
+    if not cfg.prepare.sources:
         console.print(
             "[bold]No sources configured: using the built-in synthetic bilingual fixture corpus.[/]"
         )
-    _run_prepare(cfg, out, force)
+    prepared, reference = run_pipeline(cfg, force=force)
+    _print_summary(prepared.manifest)
+    _print_buckets(prepared.report)
+    _print_reference(reference)
+    console.print(
+        f"prepared data: [bold]{prepared.folder}[/]\n"
+        f"human reference and its report: [bold]{reference.folder}[/]"
+    )
 
 
 @app.command()
@@ -113,6 +122,10 @@ def buckets(folder: Annotated[Path, typer.Argument(help="A prepare artefact fold
     data = PreparedData.load(folder)
     _print_summary(data.manifest)
     _print_buckets(data.report)
+
+
+def _load_config(path: Path | None) -> RunConfig:
+    return load_yaml_config(RunConfig, path) if path else RunConfig()
 
 
 def _run_prepare(cfg: PrepareConfig, out: Path | None, force: bool) -> None:
@@ -159,4 +172,98 @@ def _print_buckets(report: Any) -> None:
     for row in report.rows:
         reference = "own" if row.status == "own" else "→ cell"
         table.add_row(row.bucket, str(row.train), str(row.val), str(row.test), reference)
+    console.print(table)
+
+
+reference_app = typer.Typer(help="Human reference distributions per bucket and the support distance d(y, b).")
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command("build")
+@_user_errors
+def reference_build(
+    prepared: Annotated[Path, typer.Argument(help="A prepare artefact folder (its train split is used).")],
+    config: ConfigOption = None,
+    out: OutOption = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
+) -> None:
+    """Build per-bucket human references from the train split; report the held-out human floor."""
+    from polyalign.pipeline import reference_stage
+    from polyalign.prepare import PreparedData
+
+    artifact = reference_stage(PreparedData.load(prepared), _load_config(config).reference, out, force=force)
+    _print_reference(artifact)
+    console.print(f"human reference and its report: [bold]{artifact.folder}[/]")
+
+
+@reference_app.command("score")
+@_user_errors
+def reference_score(
+    reference: Annotated[Path, typer.Argument(help="A reference artefact folder.")],
+    responses: Annotated[
+        Path, typer.Argument(help="JSONL with 'bucket' and 'response' (or prepared records).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="JSONL of id, bucket, reference, d.")
+    ] = None,
+) -> None:
+    """Score responses (human or model) with the support distance d(y, b) against their bucket."""
+    from polyalign.scoring import read_scoring_input, score_file_rows
+
+    rows = read_scoring_input(responses)
+    scored = score_file_rows(reference, rows, out)
+    table = Table(title=f"support distance d of {len(scored)} responses in {responses.name}")
+    for column, justify in (("bucket", "left"), ("n", "right"), ("mean d", "right"), ("median d", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for bucket, n, mean, median in _per_bucket_means(scored):
+        table.add_row(bucket, str(n), f"{mean:.3f}", f"{median:.3f}")
+    console.print(table)
+    if out:
+        console.print(f"per-response distances: [bold]{out}[/]")
+
+
+@reference_app.command("critic")
+@_user_errors
+def reference_critic(
+    reference: Annotated[Path, typer.Argument(help="A reference artefact folder.")],
+    responses: Annotated[
+        Path, typer.Argument(help="JSONL of model responses: 'id' (a train record) and 'response'.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the critic (JSON).")] = Path(
+        "critic.json"
+    ),
+    seed: int = 0,
+) -> None:
+    """Train the optional human-vs-model critic on train prompts; report held-out AUC and pair accuracy."""
+    from polyalign.scoring import train_critic_from_files
+
+    critic = train_critic_from_files(reference, responses, seed=seed)
+    m = critic.metrics
+    console.print(
+        f"critic: held-out AUC {m.auc:.3f}, pair-ranking accuracy {m.pair_accuracy:.3f} "
+        f"({m.heldout_pairs} held-out prompts, {m.n_train} training responses)"
+    )
+    critic.save(out)
+    console.print(f"critic written to [bold]{out}[/]")
+
+
+def _per_bucket_means(scored: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
+    import numpy as np
+
+    by_bucket: dict[str, list[float]] = {}
+    for row in scored:
+        by_bucket.setdefault(row["bucket"], []).append(row["d"])
+    return [(b, len(d), float(np.mean(d)), float(np.median(d))) for b, d in sorted(by_bucket.items())]
+
+
+def _print_reference(artifact: Any) -> None:
+    table = Table(title="human references: held-out human support distance (the floor)")
+    for column, justify in (("bucket", "left"), ("ref", "left"), ("n", "right"), ("n out", "right"),
+                            ("mean d", "right"), ("q90 d", "right")):  # fmt: skip
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in artifact.report.rows:
+        reference = "own" if row.reference == row.bucket else "cell"
+        mean = "n/a" if row.heldout_mean is None else f"{row.heldout_mean:.3f}"
+        q90 = "n/a" if row.heldout_q90 is None else f"{row.heldout_q90:.3f}"
+        table.add_row(row.bucket, reference, str(row.n_reference), str(row.heldout_n), mean, q90)
     console.print(table)

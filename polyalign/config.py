@@ -42,10 +42,17 @@ class SourceConfig:
     track: str | None = None  # used when a record has no track (else derived from the user turns)
     family: str | None = None  # used when a record has no family (else `buckets.families[source]`)
     split: str | None = None  # put every record of this source in this split (e.g. an official test set)
+    corpus: str | None = None  # a registered corpus recipe (`polyalign data list`) instead of path/hf
+    from_dir: str | None = None  # local copy of a registered corpus, in the hub's file layout
 
     def __post_init__(self) -> None:
-        if (self.path is None) == (self.hf is None):
-            raise ConfigError("a source needs exactly one of 'path' (JSONL) or 'hf' (a datasets dataset)")
+        if sum(x is not None for x in (self.path, self.hf, self.corpus)) != 1:
+            raise ConfigError(
+                "a source needs exactly one of 'path' (JSONL), 'hf' (a datasets dataset) "
+                "or 'corpus' (a registered recipe)"
+            )
+        if self.from_dir is not None and self.corpus is None:
+            raise ConfigError("'from_dir' is the local copy of a registered 'corpus'; set 'corpus' too")
         if self.format not in INPUT_FORMATS:
             raise ConfigError(f"source format {self.format!r} is not one of {', '.join(INPUT_FORMATS)}")
         if self.split is not None and self.split not in SPLITS:
@@ -114,6 +121,37 @@ class PrepareConfig:
     fixture_seed: int = 0  # seed of the synthetic corpus used when no source is given
 
 
+@dataclass
+class ReferenceConfig:
+    """Bucket references and the support distance d(y, b) (METHOD.md §2-3)."""
+
+    min_bucket_size: int = 20  # train responses below which a bucket's reference is its parent cell
+    band: list[float] = field(
+        default_factory=lambda: [0.1, 0.9]
+    )  # [L, H] quantiles of the band (paper: q10-q90)
+    clip: float = 5.0  # per-feature cap c on the scaled excess, so no feature dominates d
+    weights: dict[str, float] = field(default_factory=dict)  # feature -> weight ω_f (default 1 each)
+    embedder: str | None = None  # store a sample of response embeddings: `hashing`, or `module:factory`
+    embedding_sample: int = 256  # responses per reference bucket whose embeddings are kept
+    seed: int = 0  # for the embedding sample
+
+    def __post_init__(self) -> None:
+        if len(self.band) != 2 or not 0 <= self.band[0] < self.band[1] <= 1:
+            raise ConfigError(f"reference.band must be two quantiles 0 <= L < H <= 1, got {self.band}")
+        if self.clip <= 0 or self.min_bucket_size < 1:
+            raise ConfigError("reference.clip must be > 0 and reference.min_bucket_size >= 1")
+        if any(w < 0 for w in self.weights.values()):
+            raise ConfigError(f"reference.weights must be non-negative, got {self.weights}")
+
+
+@dataclass
+class RunConfig:
+    """A whole run: one section per stage. YAML files hold this tree."""
+
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+
+
 def artifact_root() -> Path:
     """Where artefacts live unless a command is given an explicit output folder."""
     return Path(os.environ.get("POLYALIGN_HOME", Path.home() / ".cache" / "polyalign")).expanduser()
@@ -136,12 +174,15 @@ def load_yaml_config(cls: type[T], path: Path) -> T:
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from error
     config = from_mapping(cls, data, where=str(path))
-    if isinstance(config, PrepareConfig):
-        for source in config.sources:
+    prepare = config.prepare if isinstance(config, RunConfig) else config
+    if isinstance(prepare, PrepareConfig):
+        for source in prepare.sources:
             if source.path is not None and not Path(source.path).is_absolute():
                 source.path = str((path.parent / source.path).resolve())
             if source.hf is not None and (path.parent / source.hf).exists():
                 source.hf = str((path.parent / source.hf).resolve())
+            if source.from_dir is not None and not Path(source.from_dir).is_absolute():
+                source.from_dir = str((path.parent / source.from_dir).resolve())
     return config
 
 

@@ -79,6 +79,10 @@ def iter_source(source: SourceConfig) -> Iterator[LoadedItem]:
     if source.path is not None:
         for path in resolve_paths(source.path):
             yield from _iter_jsonl(path, source)
+    elif source.corpus is not None:
+        from polyalign.corpora import iter_corpus
+
+        yield from iter_corpus(source)
     else:
         yield from _iter_hf(source)
 

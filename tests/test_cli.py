@@ -10,11 +10,12 @@ from polyalign.cli import app
 runner = CliRunner()
 
 
-def test_run_on_the_offline_default(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "--out", str(tmp_path / "out")])
+def test_run_on_the_offline_default(artifact_home: Path) -> None:
+    result = runner.invoke(app, ["run"])
     assert result.exit_code == 0, result.output
-    assert "synthetic" in result.output and "reconciles" in result.output
-    assert (tmp_path / "out" / "manifest.json").is_file()
+    assert "synthetic" in result.output and "reconciles" in result.output and "held-out" in result.output
+    assert len(list(artifact_home.glob("prepare/*/manifest.json"))) == 1
+    assert len(list(artifact_home.glob("reference/*/report.md"))) == 1
 
 
 def test_prepare_inputs_with_flags_and_buckets_command(tmp_path: Path) -> None:
@@ -46,16 +47,16 @@ def test_user_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert "no input files match" in missing.output and "Traceback" not in missing.output
 
     config = tmp_path / "bad.yaml"
-    config.write_text("sources:\n  - path: x.jsonl\n    colour: red\n", encoding="utf-8")
+    config.write_text("prepare:\n  sources:\n    - path: x.jsonl\n      colour: red\n", encoding="utf-8")
     bad_key = runner.invoke(app, ["prepare", "-c", str(config)])
     assert bad_key.exit_code == 2
     assert "unknown key(s) ['colour']" in bad_key.output and str(config) in bad_key.output
 
-    config.write_text("splits:\n  seed: [1\n", encoding="utf-8")
+    config.write_text("prepare:\n  splits:\n    seed: [1\n", encoding="utf-8")
     bad_yaml = runner.invoke(app, ["prepare", "-c", str(config)])
     assert bad_yaml.exit_code == 2 and "not valid YAML" in bad_yaml.output
 
-    config.write_text("splits:\n  seed: 'one'\n", encoding="utf-8")
+    config.write_text("prepare:\n  splits:\n    seed: 'one'\n", encoding="utf-8")
     bad_type = runner.invoke(app, ["prepare", "-c", str(config)])
     assert bad_type.exit_code == 2 and "expected int" in bad_type.output
 
@@ -64,3 +65,34 @@ def test_fixture_command(tmp_path: Path) -> None:
     result = runner.invoke(app, ["fixture", str(tmp_path / "f.jsonl")])
     assert result.exit_code == 0 and "synthetic" in result.output
     assert (tmp_path / "f.jsonl").stat().st_size > 0
+
+
+def test_reference_build_score_and_critic(tmp_path: Path) -> None:
+    prepared, reference = tmp_path / "prep", tmp_path / "ref"
+    assert runner.invoke(app, ["prepare", "-o", str(prepared)]).exit_code == 0
+    built = runner.invoke(app, ["reference", "build", str(prepared), "-o", str(reference)])
+    assert built.exit_code == 0, built.output
+    assert (reference / "reference.json").is_file() and (reference / "report.md").is_file()
+
+    test_records = (prepared / "test.jsonl").read_text(encoding="utf-8")
+    scored = runner.invoke(app, ["reference", "score", str(reference), str(prepared / "test.jsonl"), "-o",
+                                 str(tmp_path / "d.jsonl")])  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    rows = [json.loads(line) for line in (tmp_path / "d.jsonl").open(encoding="utf-8")]
+    assert len(rows) == len(test_records.splitlines()) and all(row["d"] >= 0 for row in rows)
+
+    train = [json.loads(line) for line in (prepared / "train.jsonl").open(encoding="utf-8")]
+    model = tmp_path / "model.jsonl"
+    model.write_text("".join(json.dumps({"id": r["id"], "response": "Sure! Here are the key points:\n- "
+                                         + r["messages"][-1]["content"][:40]}) + "\n" for r in train),
+                     encoding="utf-8")  # fmt: skip
+    critic = runner.invoke(
+        app, ["reference", "critic", str(reference), str(model), "-o", str(tmp_path / "c.json")]
+    )
+    assert critic.exit_code == 0, critic.output
+    assert "held-out AUC" in critic.output and (tmp_path / "c.json").is_file()
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"response": "no bucket here"}\n', encoding="utf-8")
+    refused = runner.invoke(app, ["reference", "score", str(reference), str(bad)])
+    assert refused.exit_code == 2 and "bad.jsonl:1" in refused.output and "bucket" in refused.output

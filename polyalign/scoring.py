@@ -1,0 +1,89 @@
+"""File-level scoring: read responses to score (or to train the critic on), with errors naming file and line.
+
+Input rows are JSON objects with a `response` (or a project-schema record, whose last message is the
+response) and a `bucket`; model responses for the critic carry the `id` of the train record they answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from polyalign.critic import Example, HumanModelCritic, train_critic
+from polyalign.errors import InputError
+from polyalign.prepare import PreparedData
+from polyalign.reference import HumanReference
+from polyalign.support import SupportScorer
+
+
+def read_scoring_input(path: Path, *, need_bucket: bool = True) -> list[dict[str, Any]]:
+    """Rows {id, bucket, response}; a bad line is an InputError naming file, line and the fix."""
+    if not path.is_file():
+        raise InputError(f"{path} does not exist")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path}:{line_no}: not JSON ({error.msg})") from None
+            response = obj.get("response")
+            if response is None and isinstance(obj.get("messages"), list) and obj["messages"]:
+                response = obj["messages"][-1].get("content")
+            if not isinstance(response, str):
+                raise InputError(
+                    f"{path}:{line_no}: no 'response' text (or 'messages' ending in the response)"
+                )
+            if need_bucket and not isinstance(obj.get("bucket"), str):
+                raise InputError(
+                    f"{path}:{line_no}: no 'bucket' (language|track|family|length_bin); "
+                    "score prepared records, or add the bucket of the prompt each response answers"
+                )
+            rows.append({"id": str(obj.get("id", f"{path.name}:{line_no}")), "bucket": obj.get("bucket"),
+                         "response": response})  # fmt: skip
+    return rows
+
+
+def score_file_rows(
+    reference_folder: Path, rows: list[dict[str, Any]], out: Path | None
+) -> list[dict[str, Any]]:
+    """d(y, b) per row; written as JSONL to `out` when given."""
+    scorer = SupportScorer(HumanReference.load(reference_folder))
+    buckets = [row["bucket"] for row in rows]
+    distances = scorer.score([row["response"] for row in rows], buckets)
+    scored = [
+        {
+            "id": row["id"],
+            "bucket": row["bucket"],
+            "reference": scorer.reference.resolve(row["bucket"]),
+            "d": float(d),
+        }
+        for row, d in zip(rows, distances, strict=True)
+    ]
+    if out is not None:
+        out.write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in scored), encoding="utf-8"
+        )
+    return scored
+
+
+def train_critic_from_files(reference_folder: Path, responses: Path, *, seed: int = 0) -> HumanModelCritic:
+    """Human = the train records the model responses answer; model = those responses; same buckets."""
+    reference = HumanReference.load(reference_folder)
+    prepared = PreparedData.load(Path(reference.source["prepare_folder"]))
+    train = {r.id: r for r in prepared.splits["train"]}
+    rows = read_scoring_input(responses, need_bucket=False)
+    unknown = [row["id"] for row in rows if row["id"] not in train]
+    if unknown:
+        raise InputError(
+            f"{len(unknown)} response id(s) in {responses} are not train records of {prepared.folder} "
+            f"(first: {unknown[:3]}): the critic trains on train prompts only"
+        )
+    human = [
+        Example(r.id, r.response, str(r.bucket)) for r in (train[i] for i in {row["id"] for row in rows})
+    ]
+    model = [Example(row["id"], row["response"], str(train[row["id"]].bucket)) for row in rows]
+    return train_critic(reference, human, model, seed=seed)

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
+from polyalign.critic import CriticError, Example, HumanModelCritic, train_critic
+from polyalign.embedders import HashingEmbedder
+from polyalign.errors import PolyAlignError
+from polyalign.features import FEATURE_INDEX
+from polyalign.pipeline import reference_stage
+from polyalign.prepare import PreparedData, prepare
+from polyalign.reference import HumanReference, LeakError, build_reference, scale_floors
+from polyalign.support import SupportScorer
+
+TEMPLATE = {"en": "Sure! Here is a clear answer:\n\n- {x}\n- I hope this helps!",
+            "zh": "当然！以下是回答：\n\n- {x}\n- 希望对你有帮助！"}  # fmt: skip
+
+
+def first_sentence(text: str) -> str:
+    match = re.search(r"[.!?。！？]", text)
+    return text[: match.end()] if match else text
+
+
+@pytest.fixture(scope="module")
+def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
+    return prepare(PrepareConfig(), tmp_path_factory.mktemp("prep"), progress=False)
+
+
+def test_reference_refuses_held_out_records(fixture_data: PreparedData) -> None:
+    leaky = [*fixture_data.splits["train"], fixture_data.splits["test"][0]]
+    with pytest.raises(LeakError, match="train split only"):
+        build_reference(leaky, ReferenceConfig())
+
+
+def test_back_off_and_statistics(fixture_data: PreparedData) -> None:
+    reference = build_reference(fixture_data.splits["train"], ReferenceConfig(min_bucket_size=20))
+    counts: dict[str, int] = defaultdict(int)
+    for record in fixture_data.splits["train"]:
+        counts[str(record.bucket)] += 1
+    for bucket, n in counts.items():
+        assert reference.resolve(bucket) == (bucket if n >= 20 else bucket.rsplit("|", 1)[0])
+    stats = reference.stats["en|single|qa_search"]
+    q = stats.quantiles
+    assert all(np.less_equal(q["q05"], q["q10"])) and all(np.less_equal(q["q90"], q["q95"]))
+    assert stats.n == len(stats.lengths) and stats.lengths == sorted(stats.lengths)
+    floors = scale_floors(float(np.median(stats.lengths)))
+    assert all(np.greater_equal(stats.scale, floors))
+    with pytest.raises(PolyAlignError, match="no human reference"):
+        reference.resolve("fr|single|qa_search|short")
+
+
+def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: Path) -> None:
+    config = ReferenceConfig(embedder="hashing", embedding_sample=8)
+    reference = build_reference(fixture_data.splits["train"], config, {"prepare_key": "k"}, HashingEmbedder())
+    reference.save(tmp_path)
+    loaded = HumanReference.load(tmp_path)
+    assert loaded.stats == reference.stats
+    for key, band in reference.bands.items():
+        assert np.array_equal(band.low, loaded.bands[key].low) and np.array_equal(
+            band.scale, loaded.bands[key].scale
+        )
+    assert loaded.embeddings is not None and reference.embeddings is not None
+    assert all(np.array_equal(reference.embeddings[k], loaded.embeddings[k]) for k in reference.embeddings)
+    test = fixture_data.splits["test"]
+    texts, buckets = [r.response for r in test], [str(r.bucket) for r in test]
+    assert np.array_equal(
+        SupportScorer(reference).score(texts, buckets), SupportScorer(loaded).score(texts, buckets)
+    )
+
+
+def test_stage_writes_report_and_is_reused(fixture_data: PreparedData) -> None:
+    first = reference_stage(fixture_data, ReferenceConfig())
+    assert (first.folder / "report.md").is_file() and (first.folder / "manifest.json").is_file()
+    assert first.manifest["parents"]["prepare"] == fixture_data.manifest["key"]
+    heldout = [row for row in first.report.rows if row.heldout_n]
+    assert heldout and all(0 <= row.heldout_mean < 0.5 for row in heldout)
+    again = reference_stage(fixture_data, ReferenceConfig())
+    assert again.reused and again.report == first.report
+
+
+def test_perturbed_fixture_responses_score_higher(fixture_data: PreparedData) -> None:
+    scorer = SupportScorer(build_reference(fixture_data.splits["train"], ReferenceConfig()))
+    test = fixture_data.splits["test"]
+    buckets = [str(r.bucket) for r in test]
+    human = scorer.score([r.response for r in test], buckets)
+    templated = scorer.score([TEMPLATE[str(r.language)].format(x=r.response) for r in test], buckets)
+    assert templated.mean() > 3 * human.mean()
+
+
+def _critic_examples(data: PreparedData) -> tuple[list[Example], list[Example]]:
+    train = data.splits["train"]
+    human = [Example(r.id, r.response, str(r.bucket)) for r in train]
+    model = [Example(r.id, TEMPLATE[str(r.language)].format(x=first_sentence(r.response)), str(r.bucket))
+             for r in train]  # fmt: skip
+    return human, model
+
+
+def test_critic_learns_and_round_trips(fixture_data: PreparedData, tmp_path: Path) -> None:
+    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
+    human, model = _critic_examples(fixture_data)
+    critic = train_critic(reference, human, model, seed=0)
+    assert (
+        critic.metrics.auc > 0.9 and critic.metrics.pair_accuracy > 0.9 and critic.metrics.heldout_pairs > 50
+    )
+    critic.save(tmp_path / "critic.json")
+    loaded = HumanModelCritic.load(tmp_path / "critic.json")
+    texts, buckets = [e.text for e in model[:5]], [e.bucket for e in model[:5]]
+    np.testing.assert_array_equal(
+        critic.score(reference, texts, buckets), loaded.score(reference, texts, buckets)
+    )
+
+
+def test_critic_refuses_constant_scores(fixture_data: PreparedData) -> None:
+    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
+    human, _ = _critic_examples(fixture_data)
+    identical = [Example(e.pair_id, e.text, e.bucket) for e in human]  # "model" = human: nothing to learn
+    with pytest.raises(CriticError):
+        train_critic(reference, human[:200], identical[:200], seed=0)
+    with pytest.raises(CriticError, match="both human and model"):
+        train_critic(reference, human, [], seed=0)
+
+
+@pytest.mark.devcorpus
+def test_dev_corpus_humans_beat_assistant_style_in_every_cell(dev_corpus: Path, tmp_path: Path) -> None:
+    config = PrepareConfig(sources=[SourceConfig(path=str(dev_corpus / "*.jsonl"), format="polyalign")])
+    data = prepare(config, tmp_path / "prep", progress=False)
+    scorer = SupportScorer(build_reference(data.splits["train"], ReferenceConfig()))
+    test = data.splits["test"]
+    buckets = [str(r.bucket) for r in test]
+    human = scorer.score([r.response for r in test], buckets)
+    templated = scorer.score([TEMPLATE[str(r.language)].format(x=r.response) for r in test], buckets)
+    truncated_texts = [first_sentence(r.response) for r in test]
+    truncated = scorer.score(truncated_texts, buckets)
+    cells: dict[str, list[int]] = defaultdict(list)
+    for i, record in enumerate(test):
+        cells[record.cell].append(i)
+    assert len(cells) == 11
+    truncation_detected = 0
+    for idx in cells.values():
+        assert human[idx].mean() < templated[idx].mean()  # the template: every cell
+        changed = [i for i in idx if truncated_texts[i] != test[i].response]
+        if human[changed].mean() < truncated[changed].mean():
+            truncation_detected += 1
+        elif len(changed) >= 20:  # cells where truncation matters must detect it
+            pytest.fail(f"truncation not detected in {test[idx[0]].cell} ({len(changed)} responses changed)")
+    assert truncation_detected >= 9
+    assert 0.01 < human.mean() < 0.15  # the human floor (METHOD.md §3: 0.03-0.13 per cell)
+    assert FEATURE_INDEX["length_units"] == 0
