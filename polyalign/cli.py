@@ -196,6 +196,21 @@ def reference_build(
     console.print(f"human reference and its report: [bold]{artifact.folder}[/]")
 
 
+@reference_app.command("features")
+def reference_features() -> None:
+    """List the response features: name, kind (which sets its scale floor), definition and why it matters."""
+    from polyalign.features import FEATURES
+
+    table = Table(title=f"{len(FEATURES)} response features (EN and ZH each computed the right way)")
+    table.add_column("feature", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("definition", overflow="fold")
+    table.add_column("why it matters", overflow="fold")
+    for feature in FEATURES:
+        table.add_row(feature.name, feature.kind, feature.definition, feature.why)
+    console.print(table)
+
+
 @reference_app.command("score")
 @_user_errors
 def reference_score(

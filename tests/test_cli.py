@@ -96,3 +96,8 @@ def test_reference_build_score_and_critic(tmp_path: Path) -> None:
     bad.write_text('{"response": "no bucket here"}\n', encoding="utf-8")
     refused = runner.invoke(app, ["reference", "score", str(reference), str(bad)])
     assert refused.exit_code == 2 and "bad.jsonl:1" in refused.output and "bucket" in refused.output
+
+
+def test_feature_list_command() -> None:
+    result = runner.invoke(app, ["reference", "features"])
+    assert result.exit_code == 0 and "first_person_per_unit" in result.output and "why it matters" in result.output
