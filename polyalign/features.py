@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import rjieba
+from tqdm import tqdm
 
 from polyalign.buckets import length_units
 
@@ -266,13 +267,14 @@ _FORMULAE = {
 }
 
 
-def extract(texts: Sequence[str], languages: Sequence[str] | str) -> np.ndarray:
+def extract(texts: Sequence[str], languages: Sequence[str] | str, *, progress: bool = False) -> np.ndarray:
     """Feature matrix of shape (len(texts), len(FEATURES)); `languages` is one per text or one for all."""
     langs = [languages] * len(texts) if isinstance(languages, str) else list(languages)
     if len(langs) != len(texts):
         raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
     out = np.empty((len(texts), len(FEATURES)), dtype=np.float64)
-    for i, (text, language) in enumerate(zip(texts, langs, strict=True)):
+    rows = zip(texts, langs, strict=True)
+    for i, (text, language) in enumerate(tqdm(rows, total=len(texts), desc="features", disable=not progress)):
         out[i] = extract_one(text, language)
     return out
 

@@ -170,7 +170,9 @@ def build_reference(
         raise PolyAlignError(
             "records have no bucket: build references from prepared data (`polyalign prepare`)"
         )
-    x = extract([r.response for r in records], [str(r.language) for r in records])
+    x = extract(
+        [r.response for r in records], [str(r.language) for r in records], progress=len(records) > 5_000
+    )
     members: dict[str, list[int]] = defaultdict(list)
     for i, record in enumerate(records):
         members[str(record.bucket)].append(i)
