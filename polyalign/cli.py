@@ -65,15 +65,30 @@ def prepare(
     ] = None,
     track: Annotated[str | None, typer.Option(help="Track of inputs that do not say (else derived).")] = None,
     family: Annotated[str | None, typer.Option(help="Family of inputs that do not say.")] = None,
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            help="Built-in corpora: paper-en | paper-zh | paper | NAME[,NAME...] (`polyalign data list`)."
+        ),
+    ] = None,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-dir", help="Local copies of the --corpus datasets: DIR/<corpus>/ in the hub's layout."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Split seed (overrides splits.seed).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Load, normalise, deduplicate, bucket and split data; write the prepared dataset and bucket report."""
+    from polyalign.corpora import corpus_sources
+
     cfg = _load_config(config).prepare
     for spec in inputs or []:
         cfg.sources.append(
             SourceConfig(path=spec, format=format, language=language, track=track, family=family)
         )
+    cfg.sources += corpus_sources(corpus, str(from_dir) if from_dir else None)
     if seed is not None:
         cfg.splits.seed = seed
     _run_prepare(cfg, out, force)
@@ -122,6 +137,47 @@ def buckets(folder: Annotated[Path, typer.Argument(help="A prepare artefact fold
     data = PreparedData.load(folder)
     _print_summary(data.manifest)
     _print_buckets(data.report)
+
+
+data_app = typer.Typer(
+    help="The built-in corpora: recipes for the paper's fourteen datasets.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("list")
+@_user_errors
+def data_list() -> None:
+    """Every built-in corpus with its cell, licence and hub dataset, and the corpus groups."""
+    from rich.markup import escape
+
+    from polyalign.corpora import GROUPS, list_recipes
+
+    table = Table(title="built-in corpora (`polyalign prepare --corpus NAME`)")
+    table.add_column("name", no_wrap=True)
+    for column in ("language", "track", "family", "licence", "hub id"):
+        table.add_column(column, overflow="fold")
+    for r in list_recipes():
+        table.add_row(r.name, r.language, r.track, r.families, escape(r.licence), ", ".join(r.hub_ids))
+    console.print(table)
+    for group, names in GROUPS.items():
+        console.print(f"[bold]{group}[/]: {', '.join(names)}")
+
+
+@data_app.command("show")
+@_user_errors
+def data_show(name: Annotated[str, typer.Argument(help="A corpus name from `polyalign data list`.")]) -> None:
+    """Everything a corpus recipe says: hub parts, fields, dialogue cutting, drops, splits, assumptions."""
+    from rich.markup import escape
+
+    from polyalign.corpora import get_recipe
+
+    table = Table(show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for label, text in get_recipe(name).describe():
+        table.add_row(label, escape(text))
+    console.print(table)
 
 
 def _load_config(path: Path | None) -> RunConfig:

@@ -156,25 +156,38 @@ def _iter_hf(source: SourceConfig) -> Iterator[LoadedItem]:
 
 def _load_hf(source: SourceConfig) -> Mapping[str, Any]:
     """Load a dataset saved with `save_to_disk`, a folder of data files, or a hub dataset (online only)."""
-    import datasets
-
-    name = source.hf or ""
-    try:
-        if (Path(name) / "dataset_info.json").exists() or (Path(name) / "dataset_dict.json").exists():
-            loaded = datasets.load_from_disk(name)
-        else:
-            loaded = datasets.load_dataset(name, source.hf_config)
-    except (FileNotFoundError, ConnectionError, ValueError, OSError) as error:
-        raise InputError(
-            f"cannot load the datasets dataset {name!r}: {error}. Offline, give a local copy "
-            "(a folder saved with `save_to_disk`, or data files) as `hf:`"
-        ) from error
-    splits = {"train": loaded} if isinstance(loaded, datasets.Dataset) else dict(loaded)
+    hint = "Offline, give a local copy (a folder saved with `save_to_disk`, or data files) as `hf:`"
+    splits = load_splits(source.hf or "", source.hf_config, hint=hint)
     if source.hf_split is not None:
         if source.hf_split not in splits:
-            raise InputError(f"dataset {name!r} has no split {source.hf_split!r}; it has {sorted(splits)}")
+            raise InputError(
+                f"dataset {source.hf!r} has no split {source.hf_split!r}; it has {sorted(splits)}"
+            )
         splits = {source.hf_split: splits[source.hf_split]}
     return splits
+
+
+def is_saved_dataset(folder: Path) -> bool:
+    """A folder written by `save_to_disk` (read with `load_from_disk`, not `load_dataset`)."""
+    return (folder / "dataset_info.json").exists() or (folder / "dataset_dict.json").exists()
+
+
+def load_splits(name: str, config: str | None = None, *, hint: str, **load_kwargs: Any) -> dict[str, Any]:
+    """Every split of a `datasets` dataset (saved folder, data-file builder, hub id); errors end in `hint`.
+
+    `load_kwargs` go to `datasets.load_dataset` (e.g. `revision`, `data_dir`, `data_files`); the built-in
+    corpora (`polyalign.corpora`) load their hub parts and local copies through here too.
+    """
+    import datasets
+
+    try:
+        if is_saved_dataset(Path(name)):
+            loaded = datasets.load_from_disk(name)
+        else:
+            loaded = datasets.load_dataset(name, config, **load_kwargs)
+    except (FileNotFoundError, ConnectionError, ValueError, OSError) as error:
+        raise InputError(f"cannot load the datasets dataset {name!r}: {error}. {hint}") from error
+    return {"train": loaded} if isinstance(loaded, datasets.Dataset) else dict(loaded)
 
 
 def detect_shape(obj: Mapping[str, Any]) -> str:

@@ -119,6 +119,10 @@ def _input_identity(config: PrepareConfig) -> dict[str, str]:
         if source.path is not None:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
+        elif source.corpus is not None:
+            from polyalign.corpora import corpus_identity
+
+            identity.update(corpus_identity(source))
         else:
             identity[f"hf:{source.hf}"] = f"config={source.hf_config} split={source.hf_split}"
     return identity

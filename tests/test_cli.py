@@ -100,4 +100,5 @@ def test_reference_build_score_and_critic(tmp_path: Path) -> None:
 
 def test_feature_list_command() -> None:
     result = runner.invoke(app, ["reference", "features"])
-    assert result.exit_code == 0 and "first_person_per_unit" in result.output and "why it matters" in result.output
+    assert result.exit_code == 0
+    assert "first_person_per_unit" in result.output and "why it matters" in result.output
