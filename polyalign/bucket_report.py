@@ -75,10 +75,9 @@ class BucketReport:
             "| --- | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in self.rows:
-            reference = "own" if row.status == "own" else f"backed off → `{row.reference_bucket}`"
-            lines.append(
-                f"| `{row.bucket}` | {row.train} | {row.val} | {row.test} | {row.total} | {reference} |"
-            )
+            reference = "own" if row.status == "own" else f"backed off → {table_code(row.reference_bucket)}"
+            counts = f"{row.train} | {row.val} | {row.test} | {row.total}"
+            lines.append(f"| {table_code(row.bucket)} | {counts} | {reference} |")
         totals = [sum(getattr(r, s) for r in self.rows) for s in SPLIT_NAMES]
         lines.append(f"| **all** | {totals[0]} | {totals[1]} | {totals[2]} | {sum(totals)} | |")
         if self.sparse_cells:
@@ -91,6 +90,11 @@ class BucketReport:
         for cell in self.cells:
             lines += [f"### `{cell}`", "", "```", *histogram_lines(self.histograms[cell]), "```", ""]
         return "\n".join(lines)
+
+
+def table_code(key: str) -> str:
+    """A bucket or cell key as code inside a Markdown table: its pipes must be escaped there."""
+    return "`" + key.replace("|", "\\|") + "`"
 
 
 def histogram_lines(counts: list[int]) -> list[str]:

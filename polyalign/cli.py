@@ -321,10 +321,15 @@ def reference_critic(
 def _per_bucket_means(scored: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
     import numpy as np
 
+    from polyalign.buckets import bucket_sort_key
+
     by_bucket: dict[str, list[float]] = {}
     for row in scored:
         by_bucket.setdefault(row["bucket"], []).append(row["d"])
-    return [(b, len(d), float(np.mean(d)), float(np.median(d))) for b, d in sorted(by_bucket.items())]
+    return [
+        (b, len(d), float(np.mean(d)), float(np.median(d)))
+        for b, d in sorted(by_bucket.items(), key=lambda item: bucket_sort_key(item[0]))
+    ]
 
 
 def _print_reference(artifact: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from polyalign.bucket_report import table_code
 from polyalign.buckets import bucket_sort_key
 from polyalign.features import FEATURE_INDEX
 from polyalign.records import Record
@@ -72,9 +73,8 @@ class ReferenceReport:
             reference = "own" if row.reference == row.bucket else "cell (backed off)"
             bands = " | ".join(_band_text(row.bands[f]) for f in MAIN_FEATURES)
             stats = " | ".join(_number(v) for v in (row.heldout_mean, row.heldout_median, row.heldout_q90))
-            lines.append(
-                f"| `{row.bucket}` | {reference} | {row.n_reference} | {bands} | {row.heldout_n} | {stats} |"
-            )
+            head = f"| {table_code(row.bucket)} | {reference} | {row.n_reference}"
+            lines.append(f"{head} | {bands} | {row.heldout_n} | {stats} |")
         return "\n".join(lines) + "\n"
 
 
