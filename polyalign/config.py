@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import yaml
 
 from polyalign.errors import ConfigError
+from polyalign.evaluate.config import EvalConfig, GenerateConfig, JudgeConfig
+from polyalign.train.config import TrainConfig
 
 SPLITS = ("train", "val", "test")
 INPUT_FORMATS = ("auto", "polyalign", "messages", "sharegpt", "alpaca", "columns")
@@ -150,6 +152,10 @@ class RunConfig:
 
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)  # shared by every compared method
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
 
 
 def artifact_root() -> Path:

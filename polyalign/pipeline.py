@@ -9,14 +9,21 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
 from polyalign.config import ReferenceConfig, RunConfig, artifact_root, config_hash
 from polyalign.embedders import load_embedder
+from polyalign.errors import PolyAlignError
 from polyalign.prepare import PreparedData, prepare
 from polyalign.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
 from polyalign.reference_report import ReferenceReport, build_reference_report
+
+if TYPE_CHECKING:
+    from polyalign.evaluate.config import EvalConfig, GenerateConfig
+    from polyalign.generate import GenerateArtifact
+    from polyalign.train.config import TrainConfig
+    from polyalign.train.stage import TrainArtifact
 
 
 @dataclass
@@ -63,6 +70,110 @@ def _load_reference_artifact(folder: Path) -> ReferenceArtifact:
     return ReferenceArtifact(
         folder, artifacts.read_manifest(folder), HumanReference.load(folder), report, reused=True
     )
+
+
+def train_stage(
+    prepared: PreparedData,
+    reference: ReferenceArtifact | None,
+    config: TrainConfig,
+    out: Path | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
+) -> TrainArtifact:
+    """SFT or Bucket-SFT (`polyalign.train.stage`); torch and TRL are imported only when it runs."""
+    from polyalign.train.stage import train_stage as run_train
+
+    reference_key = reference.manifest["key"] if reference is not None else None
+    return run_train(prepared, config, reference_key, out, resume=resume, force=force)
+
+
+def generate_stage(
+    prepared: PreparedData,
+    reference: ReferenceArtifact | None,
+    config: GenerateConfig,
+    out: Path | None = None,
+    *,
+    force: bool = False,
+) -> GenerateArtifact:
+    """Generations of one model on the full prepared split with the shared decoding config."""
+    from polyalign.generate import generate_stage as run_generate
+
+    reference_key = reference.manifest["key"] if reference else None
+    parents = {"prepare": prepared.manifest["key"], "reference": reference_key}
+    human = reference.reference if reference is not None else None
+    return run_generate(prepared.splits[config.split], human, config, parents=parents, out=out, force=force)
+
+
+@dataclass
+class EvaluateArtifact:
+    folder: Path
+    manifest: dict[str, Any]
+    results: dict[str, Any]
+    reused: bool = False
+
+
+def evaluate_stage(
+    prepared: PreparedData,
+    reference: ReferenceArtifact,
+    config: EvalConfig,
+    generations: Path | None = None,
+    *,
+    human: str | None = None,
+    name: str | None = None,
+    out: Path | None = None,
+    force: bool = False,
+) -> EvaluateArtifact:
+    """Metrics of one generations file (or of the human test responses: `human` = gold | split)."""
+    from polyalign.embedders import load_embedder
+    from polyalign.evaluate import suite
+
+    records = prepared.splits["test"]
+    if (generations is None) == (human is None):
+        raise PolyAlignError("evaluate needs either a generations file or --human gold|split, not both")
+    if human == "gold":
+        gens, identity = suite.human_generations(records), "human:gold"
+    elif human == "split":
+        records, gens = suite.human_split(records, config.seed)
+        identity = f"human:split:{config.seed}"
+    elif human is not None:
+        raise PolyAlignError(f"--human must be 'gold' or 'split', got {human!r}")
+    else:
+        gens = suite.read_generations(Path(str(generations)))
+        identity = gens.provenance["sha256"]
+    name = name or (f"human-{human}" if human else Path(str(generations)).stem)
+    if name == "generations" and generations is not None:
+        name = Path(str(generations)).resolve().parent.name
+    key = artifacts.artifact_key(
+        suite.STAGE, suite.STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
+        config_hash(config), name,
+    )  # fmt: skip
+    folder = out or artifact_root() / suite.STAGE / key
+    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+        results, _ = suite.load_results(folder)
+        return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
+    embedder = load_embedder(config.embedder) if config.embedder else None
+    result = suite.evaluate_generations(
+        records, gens, reference.reference, config,
+        edges={lang: list(e) for lang, e in prepared.report.edges.items()},
+        train_records=prepared.splits["train"], embedder=embedder, name=name,
+        cache_dir=artifact_root() / "embeddings",
+    )  # fmt: skip
+    manifest = {
+        **artifacts.manifest_header(suite.STAGE, suite.STAGE_VERSION, key),
+        "parents": {
+            "prepare": prepared.manifest["key"],
+            "reference": reference.manifest["key"],
+            "generations": identity,
+        },
+        "run": name,
+        "config_hash": config_hash(config),
+        "config": dataclasses.asdict(config),
+    }
+    result.results["key"] = key
+    result.results["parents"] = manifest["parents"]
+    suite.write_results(folder, result, manifest)
+    return EvaluateArtifact(folder, manifest, result.results)
 
 
 def run(

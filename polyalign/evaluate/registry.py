@@ -1,0 +1,251 @@
+"""The metric registry: name → group, kind, direction, what it applies to, and the function computing it.
+
+Kinds: `item` (one value per response, aggregated by the mean), `set` (one value per set of responses of
+a bucket, recomputed on every bootstrap draw), `cell` (MAUVE: per context cell, with the human re-split
+noise band instead of a bootstrap). Directions: `higher`/`lower` is better, or `closer_to_human` (the
+diversity metrics: a model should be as diverse as people, not more). The report takes every direction
+from here. Registering a name twice raises; an unknown name raises with close matches and the list.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from polyalign.errors import ConfigError
+from polyalign.evaluate import distribution, naturalness
+from polyalign.evaluate.data import EvalData
+from polyalign.evaluate.utility import utility_scores
+
+GROUPS = ("utility", "faithfulness", "naturalness", "diversity", "judge")
+KINDS = ("item", "set", "cell")
+DIRECTIONS = ("higher", "lower", "closer_to_human")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    group: str
+    kind: str
+    direction: str
+    description: str
+    fn: Callable[..., Any] | None
+    ideal: float | None = None  # the value of a perfect system, when there is one (MAUVE 1, AUC 0.5)
+    tracks: tuple[str, ...] = ("single", "multi")  # buckets it applies to (TDM: multi-turn only)
+    min_rows: int = 1  # records a bucket needs for a value (else n/a with the reason)
+    needs_embeddings: bool = False
+
+    def better(self, a: float, b: float, human: float | None = None) -> bool:
+        """Is value `a` better than `b` under this metric's direction?"""
+        if self.direction == "higher":
+            return a > b
+        if self.direction == "lower":
+            return abs(a - self.ideal) < abs(b - self.ideal) if self.ideal is not None else a < b
+        if human is None:
+            raise ValueError(f"{self.name} is judged against the human value; pass it")
+        return abs(a - human) < abs(b - human)
+
+
+def _utility(name: str) -> Callable[[EvalData], dict[str, Any]]:
+    def compute(data: EvalData) -> dict[str, Any]:
+        if "utility" not in data.cache:
+            data.cache["utility"] = utility_scores(data.model, data.human)
+        return {"model": data.cache["utility"][name]}
+
+    compute.__name__ = name
+    return compute
+
+
+def _registry(*metrics: Metric) -> dict[str, Metric]:
+    out: dict[str, Metric] = {}
+    for metric in metrics:
+        if metric.name in out and out[metric.name] != metric:
+            raise ValueError(f"metric {metric.name!r} registered twice with different definitions")
+        if metric.group not in GROUPS or metric.kind not in KINDS or metric.direction not in DIRECTIONS:
+            raise ValueError(
+                f"metric {metric.name!r}: group/kind/direction must be in {GROUPS}/{KINDS}/{DIRECTIONS}"
+            )
+        out[metric.name] = metric
+    return out
+
+
+METRICS = _registry(
+    Metric(
+        "em",
+        "utility",
+        "item",
+        "higher",
+        "exact match with the human response (normalised tokens)",
+        _utility("em"),
+        ideal=1.0,
+    ),
+    Metric(
+        "token_f1",
+        "utility",
+        "item",
+        "higher",
+        "token F1 with the human response (Chinese per character)",
+        _utility("token_f1"),
+        ideal=1.0,
+    ),
+    Metric(
+        "rouge_l",
+        "utility",
+        "item",
+        "higher",
+        "ROUGE-L F1 (LCS) with the human response",
+        _utility("rouge_l"),
+        ideal=1.0,
+    ),
+    Metric(
+        "chrf",
+        "utility",
+        "item",
+        "higher",
+        "chrF (sacrebleu, character 6-grams, β = 2), 0-1",
+        _utility("chrf"),
+        ideal=1.0,
+    ),
+    Metric(
+        "bng",
+        "faithfulness",
+        "set",
+        "lower",
+        "mean over features of W1(model, human) / human std of the bucket",
+        distribution.bng,
+        ideal=0.0,
+        min_rows=2,
+    ),
+    Metric(
+        "hcr_all",
+        "faithfulness",
+        "item",
+        "higher",
+        "share of responses inside the bucket's human q10-q90 band on every feature",
+        distribution.hcr_all,
+    ),
+    Metric(
+        "hcr_mean",
+        "faithfulness",
+        "item",
+        "higher",
+        "mean per-feature coverage of the bucket's human q10-q90 band",
+        distribution.hcr_mean,
+    ),
+    Metric(
+        "mauve",
+        "faithfulness",
+        "cell",
+        "higher",
+        "MAUVE of model vs human responses on multilingual embeddings (global; C-MAUVE per cell)",
+        None,
+        ideal=1.0,
+        needs_embeddings=True,
+    ),
+    Metric(
+        "length_fit",
+        "faithfulness",
+        "set",
+        "lower",
+        "Jensen-Shannon divergence of model vs human length histograms",
+        distribution.length_fit,
+        ideal=0.0,
+        min_rows=2,
+    ),
+    Metric(
+        "tdm",
+        "faithfulness",
+        "set",
+        "lower",
+        "turn-dependency mismatch: W1 gaps of length ratio, lexical and semantic coupling to the user turn",
+        distribution.tdm,
+        ideal=0.0,
+        tracks=("multi",),
+        min_rows=2,
+    ),
+    Metric(
+        "language_fit",
+        "faithfulness",
+        "item",
+        "higher",
+        "share of responses in the expected language (offline language id)",
+        distribution.language_fit,
+        ideal=1.0,
+    ),
+    Metric(
+        "support_distance",
+        "naturalness",
+        "item",
+        "lower",
+        "mean support distance d(y, b); the human value is the held-out-human floor",
+        naturalness.support_distance,
+        ideal=0.0,
+    ),
+    Metric(
+        "auc",
+        "naturalness",
+        "set",
+        "lower",
+        "cross-validated AUC of a human-vs-model classifier (0.5 = indistinguishable)",
+        naturalness.discriminability,
+        ideal=0.5,
+        min_rows=10,
+    ),
+    Metric(
+        "distinct_1",
+        "diversity",
+        "set",
+        "closer_to_human",
+        "distinct unigrams / unigrams in the bucket",
+        distribution.distinct_1,
+    ),
+    Metric(
+        "distinct_2",
+        "diversity",
+        "set",
+        "closer_to_human",
+        "distinct bigrams / bigrams in the bucket",
+        distribution.distinct_2,
+    ),
+    Metric(
+        "self_bleu",
+        "diversity",
+        "item",
+        "closer_to_human",
+        "BLEU-4 of each response against the others of its bucket (lower = more diverse)",
+        distribution.self_bleu,
+    ),
+)
+
+
+def get_metric(name: str) -> Metric:
+    """The registered metric `name`; an unknown name lists close matches and every metric."""
+    if name in METRICS:
+        return METRICS[name]
+    if name.startswith("judge_"):
+        return judge_metric(name)
+    close = difflib.get_close_matches(name, list(METRICS), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise ConfigError(f"unknown metric {name!r}{hint}; registered: {', '.join(METRICS)}")
+
+
+def select(names: Iterable[str]) -> list[Metric]:
+    """The metrics named (every registered metric when none are), in registry order."""
+    wanted = list(names)
+    if not wanted:
+        return list(METRICS.values())
+    chosen = {get_metric(n).name for n in wanted}
+    return [m for m in METRICS.values() if m.name in chosen]
+
+
+def judge_metric(name: str) -> Metric:
+    """Judge rubric scores (1-5, higher is better) are metrics too, named `judge_<criterion>`."""
+    from polyalign.evaluate.judge import RUBRIC
+
+    criterion = name.removeprefix("judge_")
+    if criterion not in RUBRIC and criterion != "overall":
+        raise ConfigError(f"unknown judge criterion {criterion!r}; rubric: {', '.join(RUBRIC)}, overall")
+    description = RUBRIC.get(criterion, "mean of the rubric criteria")
+    return Metric(name, "judge", "item", "higher", description, None, ideal=5.0)

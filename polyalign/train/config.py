@@ -1,0 +1,89 @@
+"""The `train:` section of a run config (YAML), kept free of torch so `polyalign.config` can import it.
+
+Method presets (METHOD.md §4): `bucket_sft` = profile on, bucket balance by sampling at τ = 0, loss per
+example (the `BucketSFTConfig` defaults); `sft` = the same trainer with profile and balancing off and
+TRL's per-token loss, so the two are compared like for like. Trainer settings (learning rate, epochs,
+batch size, accumulation, precision, logging, checkpoints, and the bucket fields of `BucketSFTConfig`)
+go under `args` and are checked against `BucketSFTConfig` when the stage runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyalign.errors import ConfigError
+
+METHODS = ("sft", "bucket_sft")
+# What `method: sft` means: TRL's SFT. These trainer fields may not be set otherwise for it.
+PLAIN_SFT_ARGS = {"bucket_balance": "none", "loss_normalization": "token"}
+
+
+@dataclass
+class TinyModelSettings:
+    """Size of the offline tiny Qwen2 and its BPE tokenizer (`model: tiny`); trained on the train split."""
+
+    vocab_size: int = 2048  # BPE vocabulary incl. 256 byte symbols and 4 special tokens
+    hidden_size: int = 64
+    intermediate_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    max_position_embeddings: int = 4096
+    seed: int = 0  # weight initialisation
+    tokenizer_texts: int = 2000  # train records whose messages train the tokenizer
+
+
+@dataclass
+class LoraSettings:
+    """A LoRA adapter (peft.LoraConfig); the saved model is the merged one, the adapter is kept beside it."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+    def __post_init__(self) -> None:
+        if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
+            raise ConfigError(f"train.lora needs r >= 1, alpha > 0, 0 <= dropout < 1; got {self}")
+
+
+@dataclass
+class TrainConfig:
+    """SFT or Bucket-SFT of a causal LM on the prepared train split."""
+
+    method: str = "bucket_sft"  # sft | bucket_sft
+    model: str = "tiny"  # a local model folder or hub name, or `tiny` (built offline, see `tiny`)
+    tiny: TinyModelSettings = field(default_factory=TinyModelSettings)
+    profile: bool | None = None  # response-profile system prompt; None: on for bucket_sft, off for sft
+    profile_length_dropout: float = 0.0  # share of training profiles without length (teaches mode `none`)
+    lora: LoraSettings | None = None  # None: full fine-tuning
+    seed: int = 0  # trainer seed (sampler, init of adapters); `args.seed` is refused, set it here
+    args: dict[str, Any] = field(default_factory=dict)  # BucketSFTConfig fields, e.g. learning_rate
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"train.method must be one of {list(METHODS)}, got {self.method!r}")
+        if not 0 <= self.profile_length_dropout < 1:
+            raise ConfigError(
+                f"train.profile_length_dropout must be in [0, 1), got {self.profile_length_dropout}"
+            )
+        for key in ("output_dir", "seed"):
+            if key in self.args:
+                hint = "use --out" if key == "output_dir" else "use train.seed"
+                raise ConfigError(f"train.args.{key} is set by the stage; {hint}")
+        if self.method == "sft":
+            if self.profile:
+                raise ConfigError(
+                    "method sft is plain SFT (no profile); use method bucket_sft for the profile"
+                )
+            for key, value in self.args.items():
+                if key.startswith("bucket_") or (key in PLAIN_SFT_ARGS and value != PLAIN_SFT_ARGS[key]):
+                    raise ConfigError(
+                        f"method sft is plain SFT (no balancing, TRL's token loss): train.args.{key} is not "
+                        "allowed; use method bucket_sft"
+                    )
+
+    @property
+    def use_profile(self) -> bool:
+        return self.method == "bucket_sft" if self.profile is None else self.profile

@@ -1,0 +1,191 @@
+"""The response profile (METHOD.md §4): a system prompt stating language, track, family and target length.
+
+In training the profile is the record's own, target length included (its gold length: that is what the
+model learns to follow). At inference the length part is chosen *without the gold answer*:
+
+- `"sample"` (default): drawn from the human length distribution of the context cell
+  (`HumanReference.stats[cell].lengths`, training split only), with an explicit seeded generator, so the
+  lengths of many generations reproduce the human distribution of that cell;
+- `"none"`: no length part at all;
+- an integer: the user's target length.
+
+`inference_profile` takes only the context cell (language, track, family), the reference and the
+generator: it cannot see the response, its length or its bucket. The chosen `Profile` is returned so the
+caller stores it with the generation. Owns the prompt texts (EN, ZH); reads and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from polyalign.errors import PolyAlignError
+from polyalign.records import Message, Record
+
+if TYPE_CHECKING:
+    from polyalign.reference import HumanReference
+
+LENGTH_MODES = ("sample", "none")
+
+_TEXT = {
+    "en": {
+        "head": "Response profile",
+        "sep": "; ",
+        "end": ".",
+        "language": "language: {}",
+        "track": "conversation: {}",
+        "family": "style: {}",
+        "length": "target length: about {} words",
+        "languages": {"en": "English", "zh": "Chinese"},
+        "tracks": {"single": "single-turn", "multi": "multi-turn"},
+        "families": {
+            "open_chat": "open chat",
+            "assistant_like": "assistant answer",
+            "longform_qa": "long-form answer",
+            "qa_search": "question answering",
+            "task_dialogue": "task dialogue",
+        },
+    },
+    "zh": {
+        "head": "回复画像",
+        "sep": "；",
+        "end": "。",
+        "language": "语言：{}",
+        "track": "对话：{}",
+        "family": "风格：{}",
+        "length": "目标长度：约{}字",
+        "languages": {"en": "英文", "zh": "中文"},
+        "tracks": {"single": "单轮", "multi": "多轮"},
+        "families": {
+            "open_chat": "开放闲聊",
+            "assistant_like": "助手回答",
+            "longform_qa": "长篇回答",
+            "qa_search": "问答",
+            "task_dialogue": "任务对话",
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the system prompt states; stored with each generation."""
+
+    language: str
+    track: str
+    family: str
+    target_length: int | None  # length units (words / CJK characters / punctuation); None: not stated
+    length_source: str  # "gold" (training), "sample", "none" or "user"
+
+    @property
+    def cell(self) -> str:
+        return f"{self.language}|{self.track}|{self.family}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        return profile_text(self.language, self.track, self.family, self.target_length)
+
+
+def round_length(units: int) -> int:
+    """A target a person would state: exact to 20, then to 5, 10 beyond 100, 50 beyond 300."""
+    step = 1 if units <= 20 else 5 if units <= 100 else 10 if units <= 300 else 50
+    return max(1, round(units / step) * step)
+
+
+def profile_text(language: str, track: str, family: str, target_length: int | None) -> str:
+    """The system prompt, in the response language (EN wording for languages without their own)."""
+    t = _TEXT.get(language, _TEXT["en"])
+    parts = [
+        t["language"].format(t["languages"].get(language, language)),
+        t["track"].format(t["tracks"].get(track, track)),
+        t["family"].format(t["families"].get(family, family.replace("_", " "))),
+    ]
+    if target_length is not None:
+        parts.append(t["length"].format(round_length(target_length)))
+    colon = "：" if language == "zh" else ": "
+    return t["head"] + colon + t["sep"].join(parts) + t["end"]
+
+
+def with_profile(messages: Sequence[Message], profile: Profile | None) -> list[dict[str, str]]:
+    """Chat messages with the profile as system prompt (merged in front of an existing system prompt)."""
+    out = [{"role": m.role, "content": m.content} for m in messages]
+    if profile is None:
+        return out
+    if out and out[0]["role"] == "system":
+        out[0] = {"role": "system", "content": profile.text() + "\n\n" + out[0]["content"]}
+    else:
+        out.insert(0, {"role": "system", "content": profile.text()})
+    return out
+
+
+def training_profile(record: Record, keep_length: bool = True) -> Profile:
+    """The record's own profile, its gold length included (training only)."""
+    if record.language is None or record.track is None or record.family is None:
+        raise PolyAlignError(f"record {record.id} has no language/track/family: train on prepared data")
+    if keep_length and record.length_units is None:
+        raise PolyAlignError(f"record {record.id} has no length_units: train on prepared data")
+    length = record.length_units if keep_length else None
+    return Profile(record.language, record.track, record.family, length, "gold" if keep_length else "none")
+
+
+def choose_target_length(
+    cell: str, reference: HumanReference | None, mode: str | int, rng: np.random.Generator
+) -> tuple[int | None, str]:
+    """Target length for a prompt of context cell `cell`, and where it came from. Never sees an answer."""
+    if isinstance(mode, bool) or not isinstance(mode, str | int):
+        raise PolyAlignError(f"length mode must be 'sample', 'none' or a number of units, got {mode!r}")
+    if isinstance(mode, int):
+        if mode < 1:
+            raise PolyAlignError(f"a user-given target length must be at least 1 unit, got {mode}")
+        return mode, "user"
+    if mode == "none":
+        return None, "none"
+    if mode != "sample":
+        raise PolyAlignError(f"length mode must be one of {LENGTH_MODES} or a number of units, got {mode!r}")
+    if reference is None:
+        raise PolyAlignError("length mode 'sample' needs the human reference (its cell length distributions)")
+    stats = reference.stats.get(cell)
+    if stats is None or not stats.lengths:
+        cells = sorted(k for k, s in reference.stats.items() if s.level == "cell")
+        raise PolyAlignError(
+            f"no human lengths for context cell {cell!r} in the reference; known cells: {cells}. "
+            "Use length mode 'none' or give a target length."
+        )
+    return int(stats.lengths[int(rng.integers(len(stats.lengths)))]), "sample"
+
+
+def inference_profile(
+    language: str,
+    track: str,
+    family: str,
+    reference: HumanReference | None,
+    mode: str | int = "sample",
+    rng: np.random.Generator | None = None,
+) -> Profile:
+    """The profile of an inference prompt: context cell given, length chosen by `mode` (see module doc)."""
+    if mode == "sample" and rng is None:
+        raise PolyAlignError("length mode 'sample' needs an explicit seeded numpy Generator")
+    cell = f"{language}|{track}|{family}"
+    length, source = choose_target_length(cell, reference, mode, rng or np.random.default_rng(0))
+    return Profile(language, track, family, length, source)
+
+
+def inference_messages(
+    record: Record,
+    reference: HumanReference | None,
+    mode: str | int = "sample",
+    rng: np.random.Generator | None = None,
+) -> tuple[list[dict[str, str]], Profile]:
+    """Prompt messages of `record` (its gold answer dropped) with an inference profile, and that profile.
+
+    Reads only the record's context cell and prompt turns: never its response, length or bucket.
+    """
+    profile = inference_profile(
+        str(record.language), str(record.track), str(record.family), reference, mode, rng
+    )
+    return with_profile(record.prompt_messages, profile), profile

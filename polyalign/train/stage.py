@@ -1,0 +1,230 @@
+"""Stage `train`: prepared data (+ human reference) + `TrainConfig` → a model folder.
+
+Reads the train split of a prepare artefact (and the key of the reference artefact, which inference uses
+to sample profile lengths). Writes `$POLYALIGN_HOME/train/<key>` (or `--out`):
+
+    config.json, model.safetensors, generation_config.json   the trained model (LoRA: merged), save_pretrained
+    tokenizer.json, tokenizer_config.json, chat_template.jinja
+    adapter/                                                 the LoRA adapter alone (LoRA only)
+    train_config.json        the resolved TrainConfig and every BucketSFTConfig field
+    training_summary.json    per-bucket plan, effective mass, loss curves, truncation drops, runtime
+    log_history.json         the trainer's log history
+    checkpoints/             trainer checkpoints (resume with `resume=True`)
+    manifest.json            written last: the folder is complete
+
+Training cannot be staged in a temporary folder (its checkpoints must survive a crash to be resumed), so
+completion is marked by the manifest alone: a folder without one is incomplete and is trained again,
+from its last checkpoint when asked to resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import shutil
+import time
+import typing
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyalign import artifacts
+from polyalign.config import artifact_root, config_hash
+from polyalign.errors import ConfigError, PolyAlignError
+from polyalign.prepare import PreparedData
+from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
+
+STAGE, STAGE_VERSION = "train", 1
+SUMMARY_FILE = "training_summary.json"
+CHECKPOINTS = "checkpoints"
+
+# Defaults of this stage where they differ from TRL's SFTConfig, and why.
+STAGE_DEFAULTS: dict[str, Any] = {
+    "activation_checkpointing": False,  # TRL: True; small and CPU models train faster without it
+    "report_to": "none",  # TRL: every installed integration; ask for one explicitly
+    "save_strategy": "steps",
+    "save_steps": 100,  # a multiple of logging_steps, so logged bucket mass matches checkpoints
+    "save_total_limit": 2,
+    "logging_steps": 10,
+    "num_train_epochs": 1.0,
+    "per_device_train_batch_size": 8,
+}
+TINY_DEFAULTS: dict[str, Any] = {"learning_rate": 1e-3}  # a randomly initialised tiny model needs a high lr
+
+
+@dataclass
+class TrainArtifact:
+    folder: Path
+    manifest: dict[str, Any]
+    summary: dict[str, Any]
+    reused: bool = False
+
+
+def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) -> str:
+    return artifacts.artifact_key(
+        STAGE, STAGE_VERSION, prepare_key, reference_key or "-", config_hash(config)
+    )
+
+
+def train_stage(
+    prepared: PreparedData,
+    config: TrainConfig,
+    reference_key: str | None = None,
+    out: Path | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
+) -> TrainArtifact:
+    """Train (or reuse) the model of `config` on `prepared.splits['train']`."""
+    key = train_key(prepared.manifest["key"], reference_key, config)
+    folder = out or artifact_root() / STAGE / key
+    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+        return TrainArtifact(folder, artifacts.read_manifest(folder), summary, reused=True)
+    if artifacts.is_complete(folder):
+        (folder / artifacts.MANIFEST).unlink(missing_ok=True)  # retraining: incomplete until the end
+    folder.mkdir(parents=True, exist_ok=True)
+
+    from polyalign.train.bucket_sft import BucketSFTTrainer
+    from polyalign.train.data import records_to_dataset
+
+    records = prepared.splits["train"]
+    model, tokenizer = load_model_and_tokenizer(config, records)
+    args = build_trainer_args(config, folder / CHECKPOINTS, tiny=config.model == "tiny")
+    dataset, trimmed = records_to_dataset(
+        records, config.use_profile, config.profile_length_dropout, config.seed, tokenizer, args.max_length
+    )
+    trainer = BucketSFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=_peft_config(config),
+    )
+    checkpoint = _last_checkpoint(folder / CHECKPOINTS) if resume else None
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    kept = Counter(str(b) for b in trainer.train_dataset[args.bucket_column])
+    summary = {
+        "method": config.method,
+        "profile": config.use_profile,
+        "loss_normalization": args.loss_normalization,
+        "resumed_from": checkpoint.name if checkpoint else None,
+        "global_step": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "train_loss": result.training_loss,
+        "wall_seconds": time.perf_counter() - started,
+        "examples": len(dataset),
+        "history_exchanges_trimmed": trimmed,
+        "dropped_by_truncation": {
+            b: n - kept.get(b, 0) for b, n in sorted(Counter(dataset["bucket"]).items()) if n > kept.get(b, 0)
+        },
+        **trainer.bucket_summary(),
+    }
+    if trainer.is_world_process_zero():
+        _save(trainer, tokenizer, config, args, folder, summary)
+        manifest = {
+            **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
+            "parents": {"prepare": prepared.manifest["key"], "reference": reference_key},
+            "config_hash": config_hash(config),
+            "config": dataclasses.asdict(config),
+        }
+        artifacts.write_json(folder / artifacts.MANIFEST, manifest)
+    trainer.accelerator.wait_for_everyone()
+    return TrainArtifact(folder, artifacts.read_manifest(folder), summary)
+
+
+def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False) -> Any:
+    """`BucketSFTConfig` from stage defaults, then `config.args`, then the method preset; strict keys."""
+    import torch
+
+    from polyalign.train.bucket_sft import BucketSFTConfig
+
+    fields = {f.name: f for f in dataclasses.fields(BucketSFTConfig) if f.init}
+    unknown = sorted(set(config.args) - set(fields))
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, fields, n=3) for k in unknown}
+        raise ConfigError(f"train.args: unknown BucketSFTConfig field(s) {unknown}; close matches: {hints}")
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    cuda = {"bf16": bf16, "dataloader_pin_memory": torch.cuda.is_available()}  # TRL: bf16 even on CPU
+    values = {**STAGE_DEFAULTS, **cuda, **(TINY_DEFAULTS if tiny else {})}
+    hints = typing.get_type_hints(BucketSFTConfig)
+    values.update({k: _coerce_number(hints[k], v, k) for k, v in config.args.items()})
+    if config.method == "sft":
+        values.update(PLAIN_SFT_ARGS)
+    try:
+        return BucketSFTConfig(output_dir=str(output_dir), seed=config.seed, **values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"train.args: {error}") from None
+
+
+def _coerce_number(hint: Any, value: Any, key: str) -> Any:
+    """YAML reads `1e-3` as a string; a float field gets a float."""
+    if isinstance(value, str) and float in (*typing.get_args(hint), hint):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"train.args.{key}: expected a number, got {value!r}") from None
+    return value
+
+
+def load_model_and_tokenizer(config: TrainConfig, records: list[Any]) -> tuple[Any, Any]:
+    """The tiny offline model (tokenizer trained on the train records), or a pretrained model by name."""
+    if config.model == "tiny":
+        from polyalign.train.tiny import build_tiny
+
+        texts = [m.content for r in records[: config.tiny.tokenizer_texts] for m in r.messages]
+        return build_tiny(texts, config.tiny)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.model)
+        model = AutoModelForCausalLM.from_pretrained(config.model)
+    except OSError as error:
+        raise PolyAlignError(
+            f"cannot load model {config.model!r} ({error}); "
+            "give a local folder, a reachable hub name, or `tiny`"
+        ) from None
+    if tokenizer.chat_template is None:
+        raise PolyAlignError(
+            f"the tokenizer of {config.model!r} has no chat template; SFT renders chats with it"
+        )
+    return model, tokenizer
+
+
+def _peft_config(config: TrainConfig) -> Any:
+    if config.lora is None:
+        return None
+    from peft import LoraConfig
+
+    lora = config.lora
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def _last_checkpoint(folder: Path) -> Path | None:
+    checkpoints = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _save(trainer: Any, tokenizer: Any, config: TrainConfig, args: Any, folder: Path, summary: dict) -> None:
+    model = trainer.model
+    if config.lora is not None:
+        adapter = folder / "adapter"
+        if adapter.exists():
+            shutil.rmtree(adapter)
+        model.save_pretrained(adapter)
+        model = model.merge_and_unload()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    resolved = {"train": dataclasses.asdict(config), "trainer_args": json.loads(args.to_json_string())}
+    artifacts.write_json(folder / "train_config.json", resolved)
+    artifacts.write_json(folder / "log_history.json", trainer.state.log_history)
+    artifacts.write_json(folder / SUMMARY_FILE, summary)

@@ -1,0 +1,34 @@
+"""Shared builders for the evaluation tests: a larger fixture test split, its reference, fast configs."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from polyalign.config import PrepareConfig, ReferenceConfig, SplitConfig
+from polyalign.evaluate.config import EvalConfig
+from polyalign.prepare import PreparedData, prepare
+from polyalign.reference import HumanReference, build_reference
+
+EDGES = {"en": [40.0, 120.0, 240.0], "zh": [40.0, 120.0, 240.0]}
+
+
+def fast_config(**overrides) -> EvalConfig:
+    """Offline, deterministic and quick: lexical hashing embedder, 50 bootstrap draws, 5 noise repeats."""
+    values = {"embedder": "hashing", "bootstrap": 50, "mauve_noise_repeats": 5, "map_points": 100}
+    return EvalConfig(**{**values, **overrides})
+
+
+@cache
+def big_fixture(tmp: str) -> tuple[PreparedData, HumanReference]:
+    """The synthetic corpus split half train, half test (~1,200 test records, ~60 per context cell)."""
+    config = PrepareConfig(splits=SplitConfig(ratios={"train": 0.5, "val": 0.0, "test": 0.5}))
+    prepared = prepare(config, Path(tmp) / "prepared", progress=False)
+    return prepared, build_reference(prepared.splits["train"], ReferenceConfig())
+
+
+@cache
+def small_fixture(tmp: str) -> tuple[PreparedData, HumanReference]:
+    """The default synthetic corpus (235 test records)."""
+    prepared = prepare(PrepareConfig(), Path(tmp) / "prepared", progress=False)
+    return prepared, build_reference(prepared.splits["train"], ReferenceConfig())

@@ -1,0 +1,97 @@
+"""The optional LLM judge against a local stub of an OpenAI-compatible server (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+import pytest
+from eval_helpers import small_fixture
+
+from polyalign.evaluate.config import JudgeConfig
+from polyalign.evaluate.judge import RUBRIC, JudgeCache, JudgeError, OpenAICompatibleClient, judge_runs
+
+
+class StubJudge(BaseHTTPRequestHandler):
+    """Scores an answer 5 on every criterion when it contains 'GOOD', else 2; remembers every request."""
+
+    requests: ClassVar[list[dict]] = []
+    broken_ids: ClassVar[set[str]] = set()
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        StubJudge.requests.append(body)
+        text = body["messages"][-1]["content"]
+        answers = re.split(r"### Answer \d+\n", text)[1:]
+        if any(marker in text for marker in StubJudge.broken_ids):
+            content = "I cannot score these."
+        else:
+            scores = [
+                {"answer": i + 1, **dict.fromkeys(RUBRIC, 5 if "GOOD" in a else 2)}
+                for i, a in enumerate(answers)
+            ]
+            content = "Here you go:\n" + json.dumps({"scores": scores})
+        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    StubJudge.requests, StubJudge.broken_ids = [], set()
+    httpd = HTTPServer(("127.0.0.1", 0), StubJudge)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_judge_is_blind_shuffled_cached_and_robust(server, tmp_path_factory, tmp_path):
+    prepared, _ = small_fixture(str(tmp_path_factory.mktemp("judge")))
+    records = sorted(prepared.splits["test"], key=lambda r: r.id)[:12]
+    runs = {
+        "hdpo_secret_name": {r.id: f"GOOD answer {i}" for i, r in enumerate(records)},
+        "sft_secret_name": {r.id: f"plain answer {i}" for i, r in enumerate(records)},
+    }
+    config = JudgeConfig(endpoint=server, model="stub-judge", retries=0)
+    client = OpenAICompatibleClient(config, api_key="test-key")
+    cache = JudgeCache(tmp_path / "cache.jsonl")
+    StubJudge.broken_ids = {records[3].prompt_messages[-1].content}
+    result = judge_runs(records, runs, config, client, cache, bootstrap=20)
+
+    sent = json.dumps(StubJudge.requests)
+    assert "secret_name" not in sent and "hdpo" not in sent and "sft" not in sent  # blind
+    positions = {
+        req["messages"][-1]["content"].index("GOOD") < req["messages"][-1]["content"].index("plain")
+        for req in StubJudge.requests
+    }
+    assert positions == {True, False}  # both orders occur: answers are shuffled per record
+    good, plain = result["runs"]["hdpo_secret_name"], result["runs"]["sft_secret_name"]
+    assert good["judge_task_success"]["macro"]["value"] == 5.0
+    assert plain["judge_overall"]["macro"]["value"] == 2.0
+    assert len(result["failures"]) == 1 and result["failures"][0]["id"] == records[3].id  # unusable reply
+    assert result["requests"] == 13  # 12 records, the broken one asked twice
+
+    StubJudge.requests.clear()
+    again = judge_runs(records, runs, config, client, JudgeCache(tmp_path / "cache.jsonl"), bootstrap=20)
+    assert again["cached"] == 11 and len(StubJudge.requests) == 2  # only the unusable one is asked again
+
+
+def test_judge_needs_an_endpoint_and_reports_http_errors(server):
+    with pytest.raises(JudgeError, match=r"endpoint and judge\.model"):
+        OpenAICompatibleClient(JudgeConfig())
+    client = OpenAICompatibleClient(
+        JudgeConfig(endpoint="http://127.0.0.1:9/v1", model="m", retries=0, timeout_s=2)
+    )
+    with pytest.raises(JudgeError, match="failed after 1 tries"):
+        client.complete([{"role": "user", "content": "hi"}])

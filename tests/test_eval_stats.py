@@ -1,0 +1,58 @@
+"""Bootstrap, intervals, paired differences and the small statistics the metrics share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyalign.evaluate.stats import (
+    bootstrap_positions,
+    bucket_rng,
+    centred_ci,
+    js_divergence,
+    macro_average,
+    paired_difference,
+    percentile_ci,
+    rank_auc,
+    wasserstein_equal,
+)
+
+
+def test_draws_depend_only_on_seed_and_bucket():
+    """Two runs on the same records get the same draws: that is what makes the stored draws paired."""
+    a = bootstrap_positions(7, 20, bucket_rng(0, "en|single|open_chat|short"))
+    b = bootstrap_positions(7, 20, bucket_rng(0, "en|single|open_chat|short"))
+    c = bootstrap_positions(7, 20, bucket_rng(0, "en|single|open_chat|long"))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_centred_interval_is_centred_on_the_point():
+    draws = np.linspace(0.0, 1.0, 101) + 5.0  # median 5.5
+    low, high = centred_ci(1.0, draws, 0.9)
+    assert low < 1.0 < high and (low + high) / 2 == pytest.approx(1.0)
+    assert np.isnan(percentile_ci(np.array([np.nan]), 0.95)[0])
+
+
+def test_paired_difference_of_identical_draws_is_exactly_zero():
+    draws = np.random.default_rng(0).normal(size=100)
+    result = paired_difference(0.3, 0.3, draws, draws, 0.95)
+    assert result["diff"] == 0 and result["low"] == 0 and result["high"] == 0
+
+
+def test_macro_average_weights_buckets_equally():
+    value, draws = macro_average({"a": 1.0, "b": 3.0}, {"a": np.ones(4), "b": np.full(4, 3.0)})
+    assert value == 2.0 and np.allclose(draws, 2.0)
+
+
+def test_rank_auc_by_hand():
+    """Positives (1, 3) vs negatives (2, 2): pairs 1>2 no, 1>2 no, 3>2 yes, 3>2 yes → 0.5; ties count ½."""
+    assert rank_auc(np.array([[2.0, 2.0]]), np.array([[1.0, 3.0]]))[0] == 0.5
+    assert rank_auc(np.array([[0.0, 1.0]]), np.array([[2.0, 3.0]]))[0] == 1.0
+    assert rank_auc(np.array([[1.0]]), np.array([[1.0]]))[0] == 0.5
+
+
+def test_js_divergence_and_wasserstein():
+    assert js_divergence(np.array([1.0, 1.0]), np.array([2.0, 2.0])) == pytest.approx(0.0)
+    assert js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1.0)
+    a, b = np.array([[0.0], [1.0]]), np.array([[3.0], [2.0]])  # sorted: (0,1) vs (2,3): mean gap 2
+    assert wasserstein_equal(a, b)[0] == pytest.approx(2.0)

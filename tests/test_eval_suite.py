@@ -1,0 +1,122 @@
+"""Generations files that are malformed or incomplete give a clear error or an explicit n/a; the stage
+writes a results artefact the report can read; the CLI evaluates the human test responses as a method."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eval_helpers import EDGES, fast_config, small_fixture
+from typer.testing import CliRunner
+
+from polyalign.cli import app
+from polyalign.errors import PolyAlignError
+from polyalign.evaluate.suite import (
+    Generations,
+    GenerationsError,
+    evaluate_generations,
+    load_results,
+    read_generations,
+)
+
+
+@pytest.fixture(scope="module")
+def fixture_data(tmp_path_factory):
+    return small_fixture(str(tmp_path_factory.mktemp("eval-suite")))
+
+
+def _write(path: Path, rows: list) -> Path:
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows)
+    )
+    return path
+
+
+def test_duplicate_ids_are_an_error_naming_them(tmp_path):
+    path = _write(
+        tmp_path / "g.jsonl",
+        [{"id": "a", "response": "x"}, {"id": "b", "response": "y"}, {"id": "a", "response": "z"}],
+    )
+    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\): 'a' \(lines 1 and 3\)"):
+        read_generations(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("{not json", "g.jsonl:1: not valid JSON"),
+        ('["a list"]', "expected a JSON object"),
+        ('{"response": "x"}', "missing or invalid 'id'"),
+        ('{"id": "a", "response": null}', "must be a string, got NoneType"),
+    ],
+)
+def test_malformed_lines_name_file_and_line(tmp_path, row, message):
+    with pytest.raises(GenerationsError, match=message):
+        read_generations(_write(tmp_path / "g.jsonl", [row]))
+
+
+def test_empty_file_and_mixed_settings_are_errors(tmp_path):
+    with pytest.raises(GenerationsError, match="no generations"):
+        read_generations(_write(tmp_path / "empty.jsonl", []))
+    rows = [
+        {"id": "a", "response": "x", "decoding": {"temperature": 0.7}},
+        {"id": "b", "response": "y", "decoding": {"temperature": 1.0}},
+    ]
+    with pytest.raises(GenerationsError, match="mix 2 model/decoding settings"):
+        read_generations(_write(tmp_path / "mixed.jsonl", rows))
+
+
+def test_missing_and_unknown_ids(fixture_data):
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    responses = {r.id: r.response for r in test[:-5]}
+    with pytest.raises(GenerationsError, match=r"5 of 235 test record\(s\) have no generation"):
+        evaluate_generations(test, Generations(responses, {}), reference, fast_config(), edges=EDGES)
+    with pytest.raises(GenerationsError, match="not records of the evaluated split"):
+        evaluate_generations(
+            test, Generations({**responses, "nope": "x"}, {}), reference, fast_config(), edges=EDGES
+        )
+
+
+def test_partial_run_and_empty_responses_are_evaluated_with_explicit_na(fixture_data):
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    responses = {r.id: ("" if r.bucket == test[0].bucket else r.response) for r in test[:-5]}
+    result = evaluate_generations(
+        test, Generations(responses, {}), reference, fast_config(allow_missing=True), edges=EDGES
+    )
+    counts = result.results["counts"]
+    assert counts["partial"] and counts["missing"] == 5 and counts["empty"] >= 1
+    assert any("partial run" in w for w in result.results["warnings"])
+    assert any("empty response" in w for w in result.results["warnings"])
+    distinct = result.results["metrics"]["distinct_1"]["buckets"][test[0].bucket]
+    assert distinct["value"] is None and "empty" in distinct["na"]
+    assert result.results["metrics"]["mauve"]["na"].startswith("no embedder")  # no embedder given
+    reasons = {(n["metric"], n["scope"]) for n in result.results["na"]}
+    assert ("distinct_1", test[0].bucket) in reasons
+
+
+def test_evaluate_cli_writes_results_the_report_reads(tmp_path, monkeypatch):
+    config = tmp_path / "run.yaml"
+    config.write_text("evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n")
+    runner = CliRunner()
+    out = tmp_path / "human-split"
+    result = runner.invoke(app, ["evaluate", "--human", "split", "-c", str(config), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "bng" in result.output and "C-MAUVE" in result.output
+    results, draws = load_results(out)
+    assert results["run"] == "human-split" and results["counts"]["evaluated"] > 50
+    assert results["versions"]["polyalign"] and results["config"]["embedder"] == "hashing"
+    assert draws["draws"] == 20 and "__macro__" in draws["metrics"]["bng"]
+    assert (out / "per_item.jsonl").is_file() and (out / "manifest.json").is_file()
+    bad = runner.invoke(app, ["evaluate", str(tmp_path / "missing.jsonl"), "-c", str(config)])
+    assert bad.exit_code == 2 and "no generations file" in bad.output
+
+
+def test_load_results_rejects_other_folders(tmp_path):
+    with pytest.raises(PolyAlignError, match=r"holds no results\.json"):
+        load_results(tmp_path)
+    (tmp_path / "results.json").write_text("{broken")
+    with pytest.raises(PolyAlignError, match="not valid JSON"):
+        load_results(tmp_path)

@@ -1,0 +1,146 @@
+"""The comparison report: built from result artefacts only, paired differences, and it renders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from eval_helpers import EDGES, fast_config, small_fixture
+
+from polyalign.embedders import load_embedder
+from polyalign.errors import PolyAlignError
+from polyalign.evaluate.degrade import degrade
+from polyalign.evaluate.suite import Generations, evaluate_generations, human_generations, write_results
+from polyalign.report import build_report, load_runs
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Three evaluated runs on the same test records: human gold, templated, and a partial run."""
+    tmp = tmp_path_factory.mktemp("report")
+    prepared, reference = small_fixture(str(tmp))
+    test = prepared.splits["test"]
+    embedder = load_embedder("hashing")
+    gold = human_generations(test)
+    variants = {
+        "gold": (gold, fast_config()),
+        "templated": (
+            Generations(degrade(test, gold.responses, "templated"), {"method": "templated"}),
+            fast_config(),
+        ),
+        "partial": (
+            Generations({r.id: r.response[:40] for r in test[:150]}, {}),
+            fast_config(allow_missing=True),
+        ),
+    }
+    folders = []
+    for name, (generations, config) in variants.items():
+        result = evaluate_generations(
+            test,
+            generations,
+            reference,
+            config,
+            edges=EDGES,
+            embedder=embedder,
+            train_records=prepared.splits["train"],
+            name=name,
+        )
+        folder = tmp / name
+        write_results(folder, result, {"stage": "evaluate", "key": name})
+        folders.append(folder)
+    return folders
+
+
+def test_report_sections_and_paired_differences(runs, tmp_path):
+    paths = build_report(runs, tmp_path / "report")
+    page = paths["html"].read_text(encoding="utf-8")
+    for section in (
+        "Macro-averages",
+        "Paired differences",
+        "C-MAUVE per context cell",
+        "Heatmap",
+        "Length histograms",
+        "Embedding map",
+        "Per-bucket tables",
+        "n/a and warnings",
+    ):
+        assert section in page
+    assert page.count("<svg") > 10 and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "could not be drawn" not in page
+    assert "partial is partial" in page  # the like-for-like check names the partial run
+    comp = json.loads(paths["comparison"].read_text())
+    templated = comp["runs"]["templated"]
+    assert templated["bng"]["macro"]["verdict"] == "worse" and templated["bng"]["macro"]["diff"] > 0
+    assert templated["support_distance"]["macro"]["verdict"] == "worse"
+    assert templated["em"]["macro"]["diff"] < 0
+    assert comp["runs"]["partial"]["bng"]["macro"]["na"] == "different test records"
+    markdown = paths["markdown"].read_text(encoding="utf-8")
+    assert "## Paired differences: templated − gold" in markdown and "`en\\|single" in markdown
+
+
+def test_identical_runs_differ_by_exactly_zero(runs, tmp_path):
+    comp = json.loads(build_report([runs[1], runs[1]], tmp_path / "same")["comparison"].read_text())
+    macro = comp["runs"]["templated (2)"]["bng"]["macro"]
+    assert macro["diff"] == 0 and macro["low"] == 0 and macro["high"] == 0
+
+
+def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs[1], damaged)
+    results = json.loads((damaged / "results.json").read_text())
+    results["metrics"]["bng"].pop("buckets")
+    results["plots"] = {}
+    (damaged / "results.json").write_text(json.dumps(results))
+    (damaged / "draws.json").unlink()
+    paths = build_report([runs[0], damaged], tmp_path / "out")
+    assert "n/a" in paths["html"].read_text(encoding="utf-8")
+    with pytest.raises(PolyAlignError, match=r"holds no results\.json"):
+        load_runs([tmp_path])
+
+
+def _png_pixels(path):
+    from PIL import Image
+
+    return Image.open(path).convert("L")
+
+
+def test_html_renders_in_headless_chromium(runs, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no chromium on PATH (CI installs Debian's chromium in .ci/run)")
+    pytest.importorskip("PIL", reason="pillow (a dev dependency) reads the screenshot")
+    paths = build_report(runs[:2], tmp_path / "report")
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2000",
+            paths["html"].resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    image = _png_pixels(shot)
+    pixels = list(image.tobytes())
+    mean = sum(pixels) / len(pixels)
+    variance = sum((p - mean) ** 2 for p in pixels[::7]) / len(pixels[::7])
+    assert image.size == (1280, 2000)
+    assert variance > 200, f"the screenshot looks blank (pixel variance {variance:.1f})"
+    dark = sum(p < 100 for p in pixels) / len(pixels)
+    assert 0.005 < dark < 0.5  # text and tables, not a white or a black page

@@ -1,0 +1,134 @@
+"""Stage `train` and `polyalign train sft`: model folder, summary, reuse, resume, presets, config errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from train_helpers import TINY, fixture_train, unequal_records
+from typer.testing import CliRunner
+
+from polyalign.cli import app
+from polyalign.config import PrepareConfig, RunConfig, load_yaml_config
+from polyalign.errors import ConfigError
+from polyalign.prepare import prepare
+from polyalign.train.config import LoraSettings, TrainConfig
+from polyalign.train.stage import build_trainer_args, train_stage
+
+FAST_ARGS = {
+    "max_steps": 2,
+    "per_device_train_batch_size": 4,
+    "max_length": 256,
+    "logging_steps": 1,
+    "save_steps": 2,
+    "disable_tqdm": True,
+}
+
+
+def small_prepared(tmp_path: Path):
+    """The prepared fixture with its train split cut to the 24-record set (a test-only shortcut)."""
+    prepared = prepare(PrepareConfig(), tmp_path / "prep", progress=False)
+    fixture_train()
+    return dataclasses.replace(prepared, splits={**prepared.splits, "train": unequal_records()})
+
+
+def config(**overrides) -> TrainConfig:
+    tiny = dataclasses.replace(TINY, tokenizer_texts=24)
+    return TrainConfig(tiny=tiny, **{"args": dict(FAST_ARGS), **overrides})
+
+
+def test_train_config_presets_and_errors(tmp_path: Path) -> None:
+    assert TrainConfig().use_profile and not TrainConfig(method="sft").use_profile
+    with pytest.raises(ConfigError, match="plain SFT"):
+        TrainConfig(method="sft", profile=True)
+    with pytest.raises(ConfigError, match="bucket_temperature"):
+        TrainConfig(method="sft", args={"bucket_temperature": 0.0})
+    with pytest.raises(ConfigError, match=r"train\.seed"):
+        TrainConfig(args={"seed": 3})
+    with pytest.raises(ConfigError, match="close matches"):
+        build_trainer_args(TrainConfig(args={"learning_rat": 1e-3}), tmp_path)
+    args = build_trainer_args(TrainConfig(method="sft", args={"learning_rate": "2e-4"}), tmp_path, tiny=True)
+    assert (args.bucket_balance, args.loss_normalization, args.learning_rate) == ("none", "token", 2e-4)
+    args = build_trainer_args(TrainConfig(), tmp_path, tiny=True)
+    assert (args.bucket_balance, args.bucket_temperature, args.loss_normalization) == (
+        "sampling",
+        0.0,
+        "example",
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text("train:\n  method: bucket_sft\n  lora: {r: 4}\n  args: {learning_rate: 1.0e-3}\n")
+    loaded = load_yaml_config(RunConfig, path).train
+    assert loaded.lora == LoraSettings(r=4) and loaded.args == {"learning_rate": 1e-3}
+    path.write_text("train:\n  methd: sft\n")
+    with pytest.raises(ConfigError, match="methd"):
+        load_yaml_config(RunConfig, path)
+
+
+@pytest.mark.slow
+def test_stage_writes_a_loadable_model_folder_and_reuses_it(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    prepared = small_prepared(tmp_path)
+    artifact = train_stage(prepared, config(lora=LoraSettings(r=4)), reference_key="ref123")
+    folder = artifact.folder
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "train_config.json",
+        "log_history.json",
+        "training_summary.json",
+        "manifest.json",
+        "adapter/adapter_config.json",
+    ):
+        assert (folder / name).is_file(), name
+    summary = json.loads((folder / "training_summary.json").read_text())
+    assert summary["method"] == "bucket_sft" and summary["profile"] and summary["global_step"] == 2
+    assert set(summary["effective_mass"]) == set(summary["buckets"]) and summary["train_loss_curves"]
+    assert artifact.manifest["parents"] == {"prepare": prepared.manifest["key"], "reference": "ref123"}
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert model.config.vocab_size == len(tokenizer) and tokenizer.chat_template
+    resolved = json.loads((folder / "train_config.json").read_text())
+    assert resolved["trainer_args"]["bucket_balance"] == "sampling" and resolved["train"]["lora"]["r"] == 4
+    again = train_stage(prepared, config(lora=LoraSettings(r=4)), reference_key="ref123")
+    assert again.reused and again.folder == folder
+
+
+@pytest.mark.slow
+def test_stage_resumes_from_the_last_checkpoint(tmp_path: Path) -> None:
+    prepared = small_prepared(tmp_path)
+    out = tmp_path / "model"
+    train_stage(prepared, config(), out=out)
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    longer = config(args={**FAST_ARGS, "max_steps": 4})  # another key: the folder is trained again
+    artifact = train_stage(prepared, longer, out=out, resume=True)
+    assert artifact.summary["resumed_from"] == "checkpoint-2" and artifact.summary["global_step"] == 4
+    steps = [e["step"] for e in json.loads((out / "log_history.json").read_text()) if "loss" in e]
+    assert steps == [1, 2, 3, 4]  # the first two steps come from the checkpoint's log history
+
+
+@pytest.mark.slow
+def test_cli_train_sft_plain_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    args = {**FAST_ARGS, "max_steps": 1}
+    tiny = {
+        "vocab_size": 512,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "tokenizer_texts": 50,
+    }
+    path.write_text(json.dumps({"train": {"method": "bucket_sft", "tiny": tiny, "args": args}}))
+    out = tmp_path / "sft"
+    result = CliRunner().invoke(app, ["train", "sft", "-c", str(path), "--method", "sft", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "artefact key" in result.output and "balance none" in result.output
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["method"] == "sft" and not summary["profile"] and summary["loss_normalization"] == "token"
+    bad = CliRunner().invoke(app, ["train", "sft", "-c", str(path), "--method", "dpo"])
+    assert bad.exit_code == 2 and "train.method" in bad.output

@@ -1,0 +1,91 @@
+"""Shared builders for the training tests: fixture records, a tiny tokenizer and model, trainer configs.
+
+Everything is built in code (the synthetic fixture corpus, a BPE tokenizer trained on it) and cached per
+process; nothing is downloaded or read from the development corpus.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from polyalign.config import PrepareConfig
+from polyalign.prepare import prepare
+from polyalign.records import Record
+from polyalign.train.config import TinyModelSettings
+
+TINY = TinyModelSettings(
+    vocab_size=512,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    max_position_embeddings=1024,
+)
+# Four single-turn buckets of short answers with unequal sizes: at τ = 0 each gets 6 draws of 24.
+SIZES = {
+    "en|single|open_chat|short": 2,
+    "en|single|task_dialogue|short": 4,
+    "zh|single|open_chat|short": 6,
+    "zh|single|task_dialogue|short": 12,
+}
+
+
+@functools.cache
+def fixture_train() -> tuple[Record, ...]:
+    with tempfile.TemporaryDirectory() as folder:
+        return tuple(prepare(PrepareConfig(), Path(folder) / "prep", progress=False).splits["train"])
+
+
+def unequal_records(sizes: dict[str, int] | None = None) -> list[Record]:
+    """The first n_b fixture train records of each bucket in `sizes`, shortest responses first."""
+    sizes = sizes or SIZES
+    by_bucket: dict[str, list[Record]] = defaultdict(list)
+    for record in fixture_train():
+        by_bucket[str(record.bucket)].append(record)
+    out = []
+    for bucket, n in sizes.items():
+        members = sorted(
+            by_bucket[bucket], key=lambda r: len(r.response) + sum(len(m.content) for m in r.messages)
+        )
+        assert len(members) >= n, f"fixture bucket {bucket} has {len(members)} < {n} records"
+        out.extend(members[:n])
+    return out
+
+
+@functools.cache
+def tokenizer() -> Any:
+    from polyalign.train.tiny import train_tokenizer
+
+    texts = [m.content for r in fixture_train()[:400] for m in r.messages]
+    return train_tokenizer(texts, TINY.vocab_size)
+
+
+def model(seed: int = 0) -> Any:
+    from dataclasses import replace
+
+    from polyalign.train.tiny import build_tiny_model
+
+    return build_tiny_model(tokenizer(), replace(TINY, seed=seed))
+
+
+def sft_args(output_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """Trainer arguments for fast CPU tests (fp32, no checkpointing, no logging integrations)."""
+    return {
+        "output_dir": str(output_dir),
+        "bf16": False,
+        "activation_checkpointing": False,
+        "report_to": "none",
+        "save_strategy": "no",
+        "learning_rate": 1e-3,
+        "logging_steps": 1,
+        "max_length": 256,
+        "dataloader_pin_memory": False,
+        "disable_tqdm": True,
+        "seed": 0,
+        **overrides,
+    }
