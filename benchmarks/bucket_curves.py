@@ -21,16 +21,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from corpus import benchmark_corpus
 from transformers.trainer_callback import PrinterCallback
 
-from polyalign.config import PrepareConfig, SourceConfig
 from polyalign.prepare import prepare
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.data import records_to_dataset
 from polyalign.train.tiny import build_tiny_model, train_tokenizer
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
 MODEL = TinyModelSettings(
     vocab_size=4096,
     hidden_size=128,
@@ -120,14 +119,7 @@ def main() -> None:
     parser.add_argument("--variants", default="sft,bucket_sft,bucket_sft_noprofile")
     parser.add_argument("--out", type=Path, default=Path("bucket_curves.md"))
     options = parser.parse_args()
-    if (DEV / "train.jsonl").is_file():
-        config, origin = (
-            PrepareConfig(sources=[SourceConfig(path=str(DEV / "*.jsonl"), format="polyalign")]),
-            "dev",
-        )
-    else:
-        print(f"note: {DEV} not found; using the synthetic fixture corpus instead")
-        config, origin = PrepareConfig(), "synthetic fixture"
+    config, origin = benchmark_corpus()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         records = prepare(config, tmp / "prep", progress=False).splits["train"]
@@ -140,7 +132,7 @@ def main() -> None:
         }
 
     lines = [
-        f"# Per-bucket training loss, {origin} corpus ({len(records)} train records, {len(counts)} buckets)",
+        f"# Per-bucket training loss, {origin} ({len(records)} train records, {len(counts)} buckets)",
         "",
         f"Tiny Qwen2 (hidden {MODEL.hidden_size}, {MODEL.num_hidden_layers} layers, BPE {MODEL.vocab_size}), "
         f"batch {options.batch}, lr {options.lr} constant, {options.steps} steps, seed {options.seed}. "

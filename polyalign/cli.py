@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+OFFLINE_DEFAULT = Path(__file__).parent / "defaults" / "offline.yaml"
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -96,22 +97,38 @@ def prepare(
 
 @app.command()
 @_user_errors
-def run(config: ConfigOption = None, force: bool = False) -> None:
-    """The main job on its offline default (the built-in synthetic corpus): prepare, then human references."""
-    from polyalign.pipeline import run as run_pipeline
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help=f"YAML config file (default: {OFFLINE_DEFAULT.name})."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild every stage even if its artefact exists.")] = False,
+) -> None:
+    """The whole pipeline: prepare → references → SFT and Bucket-SFT → generate → evaluate → report.
 
-    cfg = _load_config(config)
-    if not cfg.prepare.sources:
+    Without --config it runs the offline default: the synthetic fixture corpus and a tiny model built
+    offline, sized for a few minutes on a CPU (a demonstration of the machinery, not of the method).
+    """
+    from polyalign.pipeline import full_run
+
+    if config is None:
         console.print(
-            "[bold]No sources configured: using the built-in synthetic bilingual fixture corpus.[/]"
+            f"[bold]Offline default ({OFFLINE_DEFAULT}): the built-in synthetic bilingual fixture corpus "
+            "and a tiny model built offline; its numbers demonstrate the pipeline, not the method.[/]"
         )
-    prepared, reference = run_pipeline(cfg, force=force)
-    _print_summary(prepared.manifest)
-    _print_buckets(prepared.report)
-    _print_reference(reference)
+    result = full_run(_load_config(config or OFFLINE_DEFAULT), force=force)
+    _print_summary(result.prepared.manifest)
+    _print_buckets(result.prepared.report)
+    _print_reference(result.reference)
+    for method, model in result.models.items():
+        console.print(f"[bold]{method}[/]: model {model.folder}")
+        _print_training_summary(model.summary)
+    for evaluation in result.evaluations.values():
+        _print_results(evaluation.results)
     console.print(
-        f"prepared data: [bold]{prepared.folder}[/]\n"
-        f"human reference and its report: [bold]{reference.folder}[/]"
+        f"prepared data: [bold]{result.prepared.folder}[/]\n"
+        f"human reference and its report: [bold]{result.reference.folder}[/]\n"
+        f"comparison report: [bold]{result.report['html']}[/] (and {result.report['markdown'].name})"
     )
 
 
@@ -367,14 +384,13 @@ def train_sft(
     import json
 
     from polyalign.config import config_hash
-    from polyalign.pipeline import run as run_pipeline
-    from polyalign.pipeline import train_stage
+    from polyalign.pipeline import prepare_and_reference, train_stage
     from polyalign.train.stage import train_key
 
     cfg = _load_config(config)
     if method is not None:
         cfg.train = dataclasses.replace(cfg.train, method=method)  # re-validated by __post_init__
-    prepared, reference = run_pipeline(cfg)
+    prepared, reference = prepare_and_reference(cfg)
     key = train_key(prepared.manifest["key"], reference.manifest["key"], cfg.train)
     console.print(f"train config (hash {config_hash(cfg.train)[:16]}), artefact key [bold]{key}[/]:")
     console.print_json(json.dumps(dataclasses.asdict(cfg.train), ensure_ascii=False))
@@ -424,15 +440,14 @@ def generate(
     import json
 
     from polyalign.config import config_hash
-    from polyalign.pipeline import generate_stage
-    from polyalign.pipeline import run as run_pipeline
+    from polyalign.pipeline import generate_stage, prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"model": model, "profile": profile, "backend": backend, "limit": limit}
     cfg.generate = dataclasses.replace(cfg.generate, **{k: v for k, v in overrides.items() if v is not None})
     console.print(f"generate config (hash {config_hash(cfg.generate)[:16]}):")
     console.print_json(json.dumps(dataclasses.asdict(cfg.generate), ensure_ascii=False))
-    prepared, reference = run_pipeline(cfg)
+    prepared, reference = prepare_and_reference(cfg)
     artifact = generate_stage(prepared, reference, cfg.generate, out, force=force)
     m = artifact.manifest
     if artifact.reused:
@@ -472,13 +487,12 @@ def evaluate(
     """Metrics per bucket and macro-averaged with bootstrap intervals, against the human test responses."""
     import dataclasses
 
-    from polyalign.pipeline import evaluate_stage
-    from polyalign.pipeline import run as run_pipeline
+    from polyalign.pipeline import evaluate_stage, prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"embedder": embedder, "allow_missing": allow_missing or None}
     cfg.evaluate = dataclasses.replace(cfg.evaluate, **{k: v for k, v in overrides.items() if v is not None})
-    prepared, reference = run_pipeline(cfg)
+    prepared, reference = prepare_and_reference(cfg)
     artifact = evaluate_stage(
         prepared, reference, cfg.evaluate, generations, human=human, name=name, out=out, force=force
     )
@@ -548,12 +562,12 @@ def judge_command(
     from polyalign import artifacts
     from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
     from polyalign.evaluate.suite import read_generations
-    from polyalign.pipeline import run as run_pipeline
+    from polyalign.pipeline import prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"endpoint": endpoint, "model": model, "limit": limit}
     cfg.judge = dataclasses.replace(cfg.judge, **{k: v for k, v in overrides.items() if v is not None})
-    prepared, _ = run_pipeline(cfg)
+    prepared, _ = prepare_and_reference(cfg)
     runs = {}
     for path in generations:
         name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem

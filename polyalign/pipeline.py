@@ -1,6 +1,7 @@
 """One function per stage after `prepare`: (config, input artefact) → output artefact, reused when complete.
 
-`run` chains the stages that exist so far: prepare → reference (with its held-out human floor report).
+`full_run` chains them all: prepare → reference → train (SFT and Bucket-SFT) → generate → evaluate →
+report; `prepare_and_reference` is the upstream part every later command builds or reuses first.
 """
 
 from __future__ import annotations
@@ -176,9 +177,47 @@ def evaluate_stage(
     return EvaluateArtifact(folder, manifest, result.results)
 
 
-def run(
+def prepare_and_reference(
     config: RunConfig, *, force: bool = False, progress: bool = True
 ) -> tuple[PreparedData, ReferenceArtifact]:
-    """Every stage that exists so far, each reused when its artefact is complete."""
+    """The upstream stages, each reused when its artefact is complete."""
     prepared = prepare(config.prepare, force=force, progress=progress)
     return prepared, reference_stage(prepared, config.reference, force=force)
+
+
+@dataclass
+class FullRun:
+    prepared: PreparedData
+    reference: ReferenceArtifact
+    models: dict[str, TrainArtifact]
+    evaluations: dict[str, EvaluateArtifact]
+    report: dict[str, Path]
+
+
+def full_run(
+    config: RunConfig, methods: tuple[str, ...] = ("sft", "bucket_sft"), *, force: bool = False
+) -> FullRun:
+    """Every stage for each method, compared like for like: same data, decoding settings and test set.
+
+    Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
+    sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
+    """
+    from polyalign.report import build_report
+
+    prepared, reference = prepare_and_reference(config, force=force)
+    models, evaluations = {}, {}
+    for method in methods:
+        train_config = dataclasses.replace(config.train, method=method)
+        models[method] = train_stage(prepared, reference, train_config, force=force)
+        profile = config.generate.profile if train_config.use_profile else "off"
+        generate_config = dataclasses.replace(
+            config.generate, model=str(models[method].folder), profile=profile
+        )
+        generations = generate_stage(prepared, reference, generate_config, force=force)
+        evaluations[method] = evaluate_stage(
+            prepared, reference, config.evaluate, generations.file, name=method, force=force
+        )
+    keys = [e.manifest["key"] for e in evaluations.values()]
+    out = artifact_root() / "report" / artifacts.artifact_key("report", 1, *keys)
+    report = build_report([e.folder for e in evaluations.values()], out)
+    return FullRun(prepared, reference, models, evaluations, report)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from polyalign.cli import app
@@ -10,12 +11,19 @@ from polyalign.cli import app
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_run_on_the_offline_default(artifact_home: Path) -> None:
+    """The README's quick start: the whole pipeline on the fixture, with the tiny model, offline."""
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 0, result.output
     assert "synthetic" in result.output and "reconciles" in result.output and "held-out" in result.output
-    assert len(list(artifact_home.glob("prepare/*/manifest.json"))) == 1
-    assert len(list(artifact_home.glob("reference/*/report.md"))) == 1
+    for stage in ("prepare", "reference", "train", "generate", "evaluate"):
+        expected = 2 if stage in ("train", "generate", "evaluate") else 1  # sft and bucket_sft
+        assert len(list(artifact_home.glob(f"{stage}/*/manifest.json"))) == expected, stage
+    (html,) = artifact_home.glob("report/*/report.html")
+    assert "bucket_sft" in html.read_text(encoding="utf-8")
+    again = runner.invoke(app, ["run"])  # every stage is reused
+    assert again.exit_code == 0 and "comparison report" in again.output
 
 
 def test_prepare_inputs_with_flags_and_buckets_command(tmp_path: Path) -> None:

@@ -1,0 +1,23 @@
+"""The corpus every benchmark runs on: the development corpus beside the checkout, else the fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from polyalign.config import PrepareConfig, SourceConfig
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
+
+
+def dev_available() -> bool:
+    return (DEV / "train.jsonl").is_file()
+
+
+def benchmark_corpus() -> tuple[PrepareConfig, str]:
+    """The prepare config of the dev corpus and its name, or the synthetic fixture's (said aloud)."""
+    if dev_available():
+        return PrepareConfig(
+            sources=[SourceConfig(path=str(DEV / "*.jsonl"), format="polyalign")]
+        ), "dev corpus"
+    print(f"note: {DEV} not found; using the synthetic fixture corpus instead")
+    return PrepareConfig(), "synthetic fixture"
