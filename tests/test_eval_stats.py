@@ -33,6 +33,16 @@ def test_centred_interval_is_centred_on_the_point():
     assert np.isnan(percentile_ci(np.array([np.nan]), 0.95)[0])
 
 
+def test_centred_interval_stays_inside_the_metric_bounds():
+    """A share near 1 whose biased draws sit lower: shifted up, the interval would pass 1; it is cut there."""
+    draws = np.linspace(0.90, 0.96, 61)  # median 0.93, 90% interval [0.903, 0.957]
+    low, high = centred_ci(0.99, draws, 0.9, bounds=(0.0, 1.0))
+    assert low == pytest.approx(0.963) and high == 1.0
+    from polyalign.evaluate.registry import get_metric
+
+    assert get_metric("distinct_2").bounds == (0.0, 1.0) and get_metric("bng").bounds[0] == 0.0
+
+
 def test_paired_difference_of_identical_draws_is_exactly_zero():
     draws = np.random.default_rng(0).normal(size=100)
     result = paired_difference(0.3, 0.3, draws, draws, 0.95)

@@ -10,6 +10,7 @@ from here. Registering a name twice raises; an unknown name raises with close ma
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ class Metric:
     tracks: tuple[str, ...] = ("single", "multi")  # buckets it applies to (TDM: multi-turn only)
     min_rows: int = 1  # records a bucket needs for a value (else n/a with the reason)
     needs_embeddings: bool = False
+    bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take; intervals are kept inside
 
     def better(self, a: float, b: float, human: float | None = None) -> bool:
         """Is value `a` better than `b` under this metric's direction?"""
@@ -192,6 +194,7 @@ METRICS = _registry(
         naturalness.discriminability,
         ideal=0.5,
         min_rows=10,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "distinct_1",
@@ -200,6 +203,7 @@ METRICS = _registry(
         "closer_to_human",
         "distinct unigrams / unigrams in the bucket",
         distribution.distinct_1,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "distinct_2",
@@ -208,6 +212,7 @@ METRICS = _registry(
         "closer_to_human",
         "distinct bigrams / bigrams in the bucket",
         distribution.distinct_2,
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "self_bleu",

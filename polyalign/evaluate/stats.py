@@ -36,18 +36,21 @@ def percentile_ci(draws: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def centred_ci(point: float, draws: np.ndarray, level: float) -> tuple[float, float]:
+def centred_ci(
+    point: float, draws: np.ndarray, level: float, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float, float]:
     """Percentile interval shifted so its centre (the draws' median) sits on the point estimate.
 
     Used for set-level statistics (distinct-n, Wasserstein gaps, JS divergence, AUC): resampling with
     replacement duplicates responses and biases their draws (fewer distinct n-grams, smaller gaps), which
-    would leave the point estimate outside a plain percentile interval; the width is kept as it is.
+    would leave the point estimate outside a plain percentile interval; the width is kept as it is, except
+    that the interval never leaves the metric's `bounds` (a share stays within [0, 1]).
     """
     low, high = percentile_ci(draws, level)
     if not np.isfinite(low):
         return low, high
     shift = point - float(np.median(draws[np.isfinite(draws)]))
-    return low + shift, high + shift
+    return max(low + shift, bounds[0]), min(high + shift, bounds[1])
 
 
 def macro_average(values: Mapping[str, float], draws: Mapping[str, np.ndarray]) -> tuple[float, np.ndarray]:

@@ -377,7 +377,9 @@ def _bucket_entries(
             buckets[bucket] = {"n": len(idx), "value": None, "na": _nan_reason(metric, data, idx)}
             continue
         interval = (
-            percentile_ci(draw, config.ci) if per_item is not None else centred_ci(point, draw, config.ci)
+            percentile_ci(draw, config.ci)
+            if per_item is not None
+            else centred_ci(point, draw, config.ci, metric.bounds)
         )
         row: dict[str, Any] = {
             "n": len(idx),
@@ -390,14 +392,16 @@ def _bucket_entries(
             h_interval = (
                 percentile_ci(human_draw, config.ci)
                 if per_item is not None
-                else centred_ci(human, human_draw, config.ci)
+                else centred_ci(human, human_draw, config.ci, metric.bounds)
             )
             row.update({"human": human, "human_low": _num(h_interval[0]), "human_high": _num(h_interval[1])})
             human_points[bucket], human_draws[bucket] = human, human_draw
         buckets[bucket] = row
     entry["buckets"] = buckets
     macro, macro_draws = macro_average(points, model_draws)
-    interval = percentile_ci if per_item is not None else (lambda d, lv: centred_ci(macro, d, lv))
+    interval = (
+        percentile_ci if per_item is not None else (lambda d, lv: centred_ci(macro, d, lv, metric.bounds))
+    )
     if points:
         low, high = interval(macro_draws, config.ci) if len(macro_draws) else (np.nan, np.nan)
         entry["macro"] = {"value": macro, "low": _num(low), "high": _num(high), "n_buckets": len(points)}
@@ -407,7 +411,7 @@ def _bucket_entries(
                 (
                     percentile_ci(h_draws, config.ci)
                     if per_item is not None
-                    else centred_ci(h_macro, h_draws, config.ci)
+                    else centred_ci(h_macro, h_draws, config.ci, metric.bounds)
                 )
                 if len(h_draws)
                 else (np.nan, np.nan)
