@@ -41,6 +41,11 @@ def is_complete(folder: Path) -> bool:
     return (folder / MANIFEST).is_file()
 
 
+def holds(folder: Path, key: str) -> bool:
+    """True when `folder` is a complete artefact with this key, which a stage reuses instead of rerunning."""
+    return is_complete(folder) and read_manifest(folder).get("key") == key
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
 

@@ -227,12 +227,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return {str(k): _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint in (str, int, float, bool) and not (
-        isinstance(value, hint) and not _is_bool_for_number(hint, value)
-    ):
-        raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
+    if hint in (str, int, float, bool):
+        wrong_type = not isinstance(value, hint)
+        bool_as_number = isinstance(value, bool) and hint is not bool  # bool is an int subclass in Python
+        if wrong_type or bool_as_number:
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}")
     return value
-
-
-def _is_bool_for_number(hint: Any, value: Any) -> bool:
-    return hint is not bool and isinstance(value, bool)

@@ -375,7 +375,7 @@ def generate_stage(
         raise PolyAlignError("generate.model is not set: give a model folder (--model or generate.model)")
     key = generate_key(str(parents.get("prepare")), parents.get("reference"), config)
     folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+    if not force and artifacts.holds(folder, key):
         return GenerateArtifact(folder, artifacts.read_manifest(folder), reused=True)
     rows, info = generate_rows(records, reference, config, backend or load_backend(config))
     manifest = {

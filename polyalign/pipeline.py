@@ -42,7 +42,7 @@ def reference_stage(
     """Build the bucket references from the train split and score the held-out humans for the floor."""
     key = reference_key(prepared.manifest["key"], config)
     folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+    if not force and artifacts.holds(folder, key):
         return _load_reference_artifact(folder)
     source = {"prepare_key": prepared.manifest["key"], "prepare_folder": str(prepared.folder)}
     embedder = load_embedder(config.embedder) if config.embedder else None
@@ -150,7 +150,7 @@ def evaluate_stage(
         config_hash(config), name,
     )  # fmt: skip
     folder = out or artifact_root() / suite.STAGE / key
-    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+    if not force and artifacts.holds(folder, key):
         results, _ = suite.load_results(folder)
         return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
     embedder = load_embedder(config.embedder) if config.embedder else None

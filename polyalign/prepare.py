@@ -73,7 +73,7 @@ def prepare(
     inputs = _input_identity(config)
     key = artifacts.artifact_key(STAGE, STAGE_VERSION, config_hash(config), *inputs.values())
     folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+    if not force and artifacts.holds(folder, key):
         return PreparedData.load(folder)
 
     ledger = Ledger()

@@ -82,8 +82,7 @@ def train_critic_from_files(reference_folder: Path, responses: Path, *, seed: in
             f"{len(unknown)} response id(s) in {responses} are not train records of {prepared.folder} "
             f"(first: {unknown[:3]}): the critic trains on train prompts only"
         )
-    human = [
-        Example(r.id, r.response, str(r.bucket)) for r in (train[i] for i in {row["id"] for row in rows})
-    ]
+    answered = dict.fromkeys(row["id"] for row in rows)  # file order (a set's would vary between runs)
+    human = [Example(train[i].id, train[i].response, str(train[i].bucket)) for i in answered]
     model = [Example(row["id"], row["response"], str(train[row["id"]].bucket)) for row in rows]
     return train_critic(reference, human, model, seed=seed)

@@ -80,7 +80,7 @@ def train_stage(
     """Train (or reuse) the model of `config` on `prepared.splits['train']`."""
     key = train_key(prepared.manifest["key"], reference_key, config)
     folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("key") == key:
+    if not force and artifacts.holds(folder, key):
         summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
         return TrainArtifact(folder, artifacts.read_manifest(folder), summary, reused=True)
     if artifacts.is_complete(folder):
