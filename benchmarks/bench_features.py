@@ -18,9 +18,9 @@ from pathlib import Path
 from corpus import benchmark_corpus
 
 from polyalign.config import ReferenceConfig
-from polyalign.prepare import prepare
-from polyalign.reference import build_reference
-from polyalign.support import SupportScorer
+from polyalign.data.prepare import prepare
+from polyalign.reference.reference import build_reference
+from polyalign.reference.support import SupportScorer
 
 
 def main() -> None:

@@ -18,16 +18,16 @@ from pathlib import Path
 
 from corpus import DEV, dev_available
 
-from polyalign.accounting import Ledger
 from polyalign.config import PrepareConfig, SourceConfig
-from polyalign.prepare import collect_records, label_buckets, prepare, split_records
+from polyalign.data.accounting import Ledger
+from polyalign.data.prepare import collect_records, label_buckets, prepare, split_records
 
 
 def seed_rows() -> tuple[list[dict], str]:
     if dev_available():
         rows = [json.loads(line) for f in sorted(DEV.glob("*.jsonl")) for line in f.open(encoding="utf-8")]
         return rows, f"dev corpus ({len(rows)} records)"
-    from polyalign.fixture import make_fixture_corpus
+    from polyalign.data.fixture.generator import make_fixture_corpus
 
     print(f"note: {DEV} not found; replicating the synthetic fixture instead")
     return [r.to_dict() for r in make_fixture_corpus(0)], "synthetic fixture"

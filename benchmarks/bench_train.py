@@ -25,7 +25,7 @@ from transformers.trainer_callback import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
 from polyalign.config import PrepareConfig
-from polyalign.prepare import prepare
+from polyalign.data.prepare import prepare
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.data import records_to_dataset

@@ -24,7 +24,7 @@ from typing import Any
 from corpus import benchmark_corpus
 from transformers.trainer_callback import PrinterCallback
 
-from polyalign.prepare import prepare
+from polyalign.data.prepare import prepare
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.data import records_to_dataset

@@ -82,7 +82,7 @@ def prepare(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Load, normalise, deduplicate, bucket and split data; write the prepared dataset and bucket report."""
-    from polyalign.corpora import corpus_sources
+    from polyalign.data.corpora import corpus_sources
 
     cfg = _load_config(config).prepare
     for spec in inputs or []:
@@ -139,7 +139,7 @@ def fixture(
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
 ) -> None:
     """Write the synthetic bilingual fixture corpus (generated, not real data) as JSONL."""
-    from polyalign.fixture import write_fixture_corpus
+    from polyalign.data.fixture.generator import write_fixture_corpus
 
     count = write_fixture_corpus(out, seed=seed)
     console.print(f"wrote {count} synthetic records to {out}")
@@ -149,7 +149,7 @@ def fixture(
 @_user_errors
 def buckets(folder: Annotated[Path, typer.Argument(help="A prepare artefact folder.")]) -> None:
     """Print the bucket report of a prepared dataset."""
-    from polyalign.prepare import PreparedData
+    from polyalign.data.prepare import PreparedData
 
     data = PreparedData.load(folder)
     _print_summary(data.manifest)
@@ -168,7 +168,7 @@ def data_list() -> None:
     """Every built-in corpus with its cell, licence and hub dataset, and the corpus groups."""
     from rich.markup import escape
 
-    from polyalign.corpora import GROUPS, list_recipes
+    from polyalign.data.corpora import GROUPS, list_recipes
 
     table = Table(title="built-in corpora (`polyalign prepare --corpus NAME`)")
     table.add_column("name", no_wrap=True)
@@ -187,7 +187,7 @@ def data_show(name: Annotated[str, typer.Argument(help="A corpus name from `poly
     """Everything a corpus recipe says: hub parts, fields, dialogue cutting, drops, splits, assumptions."""
     from rich.markup import escape
 
-    from polyalign.corpora import get_recipe
+    from polyalign.data.corpora import get_recipe
 
     table = Table(show_header=False)
     table.add_column(style="bold", no_wrap=True)
@@ -203,7 +203,7 @@ def _load_config(path: Path | None) -> RunConfig:
 
 def _run_prepare(cfg: PrepareConfig, out: Path | None, force: bool) -> None:
     from polyalign.config import config_hash
-    from polyalign.prepare import prepare
+    from polyalign.data.prepare import prepare
 
     console.print(f"config hash {config_hash(cfg)[:16]}")
     data = prepare(cfg, out, force=force)
@@ -261,8 +261,8 @@ def reference_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Build per-bucket human references from the train split; report the held-out human floor."""
+    from polyalign.data.prepare import PreparedData
     from polyalign.pipeline import reference_stage
-    from polyalign.prepare import PreparedData
 
     artifact = reference_stage(PreparedData.load(prepared), _load_config(config).reference, out, force=force)
     _print_reference(artifact)
@@ -272,7 +272,7 @@ def reference_build(
 @reference_app.command("features")
 def reference_features() -> None:
     """List the response features: name, kind (which sets its scale floor), definition and why it matters."""
-    from polyalign.features import FEATURES
+    from polyalign.reference.features import FEATURES
 
     table = Table(title=f"{len(FEATURES)} response features (EN and ZH each computed the right way)")
     table.add_column("feature", no_wrap=True)
@@ -296,7 +296,7 @@ def reference_score(
     ] = None,
 ) -> None:
     """Score responses (human or model) with the support distance d(y, b) against their bucket."""
-    from polyalign.scoring import read_scoring_input, score_file_rows
+    from polyalign.reference.scoring import read_scoring_input, score_file_rows
 
     rows = read_scoring_input(responses)
     scored = score_file_rows(reference, rows, out)
@@ -323,7 +323,7 @@ def reference_critic(
     seed: int = 0,
 ) -> None:
     """Train the optional human-vs-model critic on train prompts; report held-out AUC and pair accuracy."""
-    from polyalign.scoring import train_critic_from_files
+    from polyalign.reference.scoring import train_critic_from_files
 
     critic = train_critic_from_files(reference, responses, seed=seed)
     m = critic.metrics
@@ -338,7 +338,7 @@ def reference_critic(
 def _per_bucket_means(scored: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
     import numpy as np
 
-    from polyalign.buckets import bucket_sort_key
+    from polyalign.data.buckets import bucket_sort_key
 
     by_bucket: dict[str, list[float]] = {}
     for row in scored:
@@ -537,7 +537,7 @@ def report(
     judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
 ) -> None:
     """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
-    from polyalign.report import build_report
+    from polyalign.report.render import build_report
 
     paths = build_report(results, out, judge)
     console.print(f"report: [bold]{paths['html']}[/] and {paths['markdown']}")

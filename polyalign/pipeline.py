@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
 from polyalign.config import ReferenceConfig, RunConfig, artifact_root, config_hash
-from polyalign.embedders import load_embedder
+from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
-from polyalign.prepare import PreparedData, prepare
-from polyalign.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
-from polyalign.reference_report import ReferenceReport, build_reference_report
+from polyalign.reference.embedders import load_embedder
+from polyalign.reference.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
+from polyalign.reference.report import ReferenceReport, build_reference_report
 
 if TYPE_CHECKING:
     from polyalign.evaluate.config import EvalConfig, GenerateConfig
-    from polyalign.generate import GenerateArtifact
+    from polyalign.generate.stage import GenerateArtifact
     from polyalign.train.config import TrainConfig
     from polyalign.train.stage import TrainArtifact
 
@@ -98,7 +98,7 @@ def generate_stage(
     force: bool = False,
 ) -> GenerateArtifact:
     """Generations of one model on the full prepared split with the shared decoding config."""
-    from polyalign.generate import generate_stage as run_generate
+    from polyalign.generate.stage import generate_stage as run_generate
 
     reference_key = reference.manifest["key"] if reference else None
     parents = {"prepare": prepared.manifest["key"], "reference": reference_key}
@@ -126,8 +126,8 @@ def evaluate_stage(
     force: bool = False,
 ) -> EvaluateArtifact:
     """Metrics of one generations file (or of the human test responses: `human` = gold | split)."""
-    from polyalign.embedders import load_embedder
     from polyalign.evaluate import suite
+    from polyalign.reference.embedders import load_embedder
 
     records = prepared.splits["test"]
     if (generations is None) == (human is None):
@@ -202,7 +202,7 @@ def full_run(
     Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
     sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
     """
-    from polyalign.report import build_report
+    from polyalign.report.render import build_report
 
     prepared, reference = prepare_and_reference(config, force=force)
     models, evaluations = {}, {}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyalign.buckets import (
+from polyalign.data.buckets import (
     PAPER_EDGES,
     bucket_key,
     fit_quantile_edges,

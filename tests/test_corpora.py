@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from polyalign import cli
 from polyalign.cli import app
 from polyalign.config import PrepareConfig, SourceConfig
-from polyalign.corpora import (
+from polyalign.data.corpora import (
     GROUPS,
     adapt_rows,
     corpus_sources,
@@ -30,10 +30,10 @@ from polyalign.corpora import (
     iter_corpus,
     list_recipes,
 )
-from polyalign.corpora.load import OFFLINE_SWITCHES, _split_of, local_files, part_dir
-from polyalign.corpora.recipe import CorpusRecipe, HubPart
+from polyalign.data.corpora.load import OFFLINE_SWITCHES, _split_of, local_files, part_dir
+from polyalign.data.corpora.recipe import CorpusRecipe, HubPart
+from polyalign.data.prepare import prepare
 from polyalign.errors import ConfigError, InputError
-from polyalign.prepare import prepare
 
 datasets = pytest.importorskip("datasets")
 runner = CliRunner()

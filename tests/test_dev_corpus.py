@@ -9,7 +9,7 @@ import pytest
 from corruption import corrupt_copy
 
 from polyalign.config import PrepareConfig, SourceConfig
-from polyalign.prepare import prepare
+from polyalign.data.prepare import prepare
 
 pytestmark = pytest.mark.devcorpus
 

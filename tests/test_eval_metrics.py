@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from eval_helpers import EDGES, big_fixture, fast_config
 
-from polyalign.embedders import load_embedder
 from polyalign.errors import ConfigError
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.registry import METRICS, get_metric, select
 from polyalign.evaluate.suite import Generations, evaluate_generations, human_split
+from polyalign.reference.embedders import load_embedder
 
 pytestmark = pytest.mark.slow
 
@@ -113,8 +113,8 @@ def test_registry_lookups_are_loud():
 @pytest.mark.devcorpus
 def test_dev_corpus_human_vs_human(dev_corpus, tmp_path):
     from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
-    from polyalign.prepare import prepare
-    from polyalign.reference import build_reference
+    from polyalign.data.prepare import prepare
+    from polyalign.reference.reference import build_reference
 
     prepared = prepare(
         PrepareConfig(sources=[SourceConfig(path=str(dev_corpus / "*.jsonl"), format="polyalign")]),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polyalign.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES, extract, extract_one
+from polyalign.reference.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES, extract, extract_one
 
 
 def value(text: str, language: str, name: str) -> float:

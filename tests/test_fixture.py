@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from polyalign.buckets import FAMILIES, LENGTH_BINS, TRACKS, length_bin, length_units
-from polyalign.fixture import LANGUAGES, make_fixture_corpus, write_fixture_corpus
-from polyalign.normalize import normalize_text
-from polyalign.records import DERIVED_FIELDS, Record, read_jsonl
+from polyalign.data.buckets import FAMILIES, LENGTH_BINS, TRACKS, length_bin, length_units
+from polyalign.data.fixture.generator import LANGUAGES, make_fixture_corpus, write_fixture_corpus
+from polyalign.data.normalize import normalize_text
+from polyalign.data.records import DERIVED_FIELDS, Record, read_jsonl
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")

@@ -10,10 +10,11 @@ import types
 import pytest
 from eval_helpers import small_fixture
 
+from polyalign.data.records import Message
 from polyalign.errors import ConfigError
 from polyalign.evaluate.config import DecodingConfig, GenerateConfig
 from polyalign.evaluate.suite import read_generations
-from polyalign.generate import (
+from polyalign.generate.stage import (
     LeakError,
     PromptPlan,
     TransformersBackend,
@@ -23,7 +24,6 @@ from polyalign.generate import (
     generate_stage,
     plan_prompts,
 )
-from polyalign.records import Message
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.tiny import build_tiny
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyalign.language import detect_language
+from polyalign.data.language import detect_language
 
 
 @pytest.mark.parametrize(

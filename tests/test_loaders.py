@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from polyalign.config import SourceConfig
+from polyalign.data.sources import iter_source, resolve_paths
 from polyalign.errors import InputError
-from polyalign.loaders import iter_source, resolve_paths
 
 
 def _write(path: Path, rows: list) -> Path:

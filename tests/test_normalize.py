@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from polyalign.normalize import normalize_text
+from polyalign.data.normalize import normalize_text
 
 SAMPLES = [
     "Hello   world,\t how are you?\r\n\r\n\r\n\r\nFine.  ",

@@ -8,9 +8,9 @@ import pytest
 from corruption import corrupt_copy
 
 from polyalign.config import PrepareConfig, SourceConfig, SplitConfig
-from polyalign.fixture import write_fixture_corpus
-from polyalign.prepare import SPLIT_FILES, PreparedData, prepare
-from polyalign.splits import group_keys
+from polyalign.data.fixture.generator import write_fixture_corpus
+from polyalign.data.prepare import SPLIT_FILES, PreparedData, prepare
+from polyalign.data.splits import group_keys
 
 
 def _all(data: PreparedData) -> list:
@@ -180,7 +180,7 @@ def test_quantile_edges_are_fitted_on_train(fixture_file: Path, tmp_path: Path) 
 
 
 def test_family_coarsening(fixture_file: Path, tmp_path: Path) -> None:
-    from polyalign.buckets import PAPER_COARSE_FAMILIES
+    from polyalign.data.buckets import PAPER_COARSE_FAMILIES
 
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
     config.buckets.coarsen = dict(PAPER_COARSE_FAMILIES)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from polyalign.records import Message, Record, RecordError, read_jsonl, write_jsonl
+from polyalign.data.records import Message, Record, RecordError, read_jsonl, write_jsonl
 
 
 def _record(**overrides: object) -> dict:

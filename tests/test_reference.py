@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
-from polyalign.critic import CriticError, Example, HumanModelCritic, train_critic
-from polyalign.embedders import HashingEmbedder
+from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
-from polyalign.features import FEATURE_INDEX
 from polyalign.pipeline import reference_stage
-from polyalign.prepare import PreparedData, prepare
-from polyalign.reference import HumanReference, LeakError, build_reference, scale_floors
-from polyalign.support import SupportScorer
+from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
+from polyalign.reference.embedders import HashingEmbedder
+from polyalign.reference.features import FEATURE_INDEX
+from polyalign.reference.reference import HumanReference, LeakError, build_reference, scale_floors
+from polyalign.reference.support import SupportScorer
 
 TEMPLATE = {"en": "Sure! Here is a clear answer:\n\n- {x}\n- I hope this helps!",
             "zh": "当然！以下是回答：\n\n- {x}\n- 希望对你有帮助！"}  # fmt: skip

@@ -9,11 +9,11 @@ import subprocess
 import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 
-from polyalign.embedders import load_embedder
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.suite import Generations, evaluate_generations, human_generations, write_results
-from polyalign.report import build_report, load_runs
+from polyalign.reference.embedders import load_embedder
+from polyalign.report.render import build_report, load_runs
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from polyalign.features import FEATURE_INDEX, FEATURE_NAMES
-from polyalign.support import feature_contributions, support_distance
+from polyalign.reference.features import FEATURE_INDEX, FEATURE_NAMES
+from polyalign.reference.support import feature_contributions, support_distance
 
 
 def test_distance_by_hand() -> None:

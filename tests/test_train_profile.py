@@ -8,11 +8,7 @@ import numpy as np
 import pytest
 
 from polyalign.config import ReferenceConfig
-from polyalign.errors import PolyAlignError
-from polyalign.records import Message, Record
-from polyalign.reference import HumanReference, ReferenceStats
-from polyalign.train.data import fit_history, record_row, records_to_dataset
-from polyalign.train.profile import (
+from polyalign.data.prompts import (
     Profile,
     inference_messages,
     inference_profile,
@@ -20,6 +16,10 @@ from polyalign.train.profile import (
     round_length,
     with_profile,
 )
+from polyalign.data.records import Message, Record
+from polyalign.errors import PolyAlignError
+from polyalign.reference.reference import HumanReference, ReferenceStats
+from polyalign.train.data import fit_history, record_row, records_to_dataset
 
 CELL_LENGTHS = [3, 5, 8, 40, 41, 90, 200]
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from polyalign.cli import app
 from polyalign.config import PrepareConfig, RunConfig, load_yaml_config
+from polyalign.data.prepare import prepare
 from polyalign.errors import ConfigError
-from polyalign.prepare import prepare
 from polyalign.train.config import LoraSettings, TrainConfig
 from polyalign.train.stage import build_trainer_args, train_stage
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from polyalign.config import PrepareConfig
-from polyalign.prepare import prepare
-from polyalign.records import Record
+from polyalign.data.prepare import prepare
+from polyalign.data.records import Record
 from polyalign.train.config import TinyModelSettings
 
 TINY = TinyModelSettings(

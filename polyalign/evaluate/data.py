@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from polyalign.reference import HumanReference
+    from polyalign.reference.reference import HumanReference
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from polyalign.records import Record
+from polyalign.data.records import Record
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*")
 

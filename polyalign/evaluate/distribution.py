@@ -17,8 +17,8 @@ import numpy as np
 from polyalign.evaluate.data import EvalData
 from polyalign.evaluate.stats import js_divergence, wasserstein_equal
 from polyalign.evaluate.utility import tokenize
-from polyalign.features import FEATURE_INDEX
-from polyalign.reference import scale_floors
+from polyalign.reference.features import FEATURE_INDEX
+from polyalign.reference.reference import scale_floors
 
 # Fine length edges (units) for the length-fit divergence; the last bin is open.
 LENGTH_EDGES = np.array(
@@ -253,7 +253,7 @@ def _self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray
 
 def language_fit(data: EvalData) -> dict[str, np.ndarray]:
     """1 when the response is detected (offline) in the record's language; mixed/unknown count as 0."""
-    from polyalign.language import detect_language
+    from polyalign.data.language import detect_language
 
     out = {}
     for side in ("model", "human"):

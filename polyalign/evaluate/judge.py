@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from polyalign.buckets import bucket_sort_key
+from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import JudgeConfig
 from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, percentile_ci
-from polyalign.records import Record
 
 RUBRIC_VERSION = 1
 RUBRIC = {

@@ -16,7 +16,7 @@ import numpy as np
 
 from polyalign.evaluate.data import EvalData
 from polyalign.evaluate.stats import rank_auc
-from polyalign.support import support_distance as _distance
+from polyalign.reference.support import support_distance as _distance
 
 
 def support_distance(data: EvalData) -> dict[str, np.ndarray]:

@@ -32,17 +32,17 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.buckets import bucket_sort_key, length_bin
-from polyalign.embedders import Embedder
+from polyalign.data.buckets import bucket_sort_key, length_bin
+from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.data import EvalData
 from polyalign.evaluate.distribution import LENGTH_EDGES, mauve_suite
 from polyalign.evaluate.registry import Metric, select
 from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, centred_ci, macro_average, percentile_ci
-from polyalign.features import FEATURE_INDEX, extract
-from polyalign.records import Record
-from polyalign.reference import HumanReference
+from polyalign.reference.embedders import Embedder
+from polyalign.reference.features import FEATURE_INDEX, extract
+from polyalign.reference.reference import HumanReference
 
 STAGE, STAGE_VERSION = "evaluate", 1
 RESULTS_FILE, DRAWS_FILE, ITEMS_FILE = "results.json", "draws.json", "per_item.jsonl"

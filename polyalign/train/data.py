@@ -16,9 +16,9 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from polyalign.data.prompts import training_profile, with_profile
+from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
-from polyalign.records import Record
-from polyalign.train.profile import training_profile, with_profile
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -32,8 +32,8 @@ from typing import Any
 
 from polyalign import artifacts
 from polyalign.config import artifact_root, config_hash
+from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
-from polyalign.prepare import PreparedData
 from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
 
 STAGE, STAGE_VERSION = "train", 1

@@ -8,10 +8,10 @@ group splits). Modules: `recipe` (what a corpus is), `registry` (the fourteen re
 """
 
 from polyalign.config import SourceConfig
-from polyalign.corpora.items import adapt_rows, corpus_sources, iter_corpus
-from polyalign.corpora.load import corpus_identity as _identity
-from polyalign.corpora.recipe import CorpusRecipe, HubPart
-from polyalign.corpora.registry import GROUPS, expand_corpus_names, get_recipe, list_recipes
+from polyalign.data.corpora.items import adapt_rows, corpus_sources, iter_corpus
+from polyalign.data.corpora.load import corpus_identity as _identity
+from polyalign.data.corpora.recipe import CorpusRecipe, HubPart
+from polyalign.data.corpora.registry import GROUPS, expand_corpus_names, get_recipe, list_recipes
 
 
 def corpus_identity(source: SourceConfig) -> dict[str, str]:

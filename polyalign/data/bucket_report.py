@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from polyalign.buckets import BackOff, bucket_sort_key, parent_cell
+from polyalign.data.buckets import BackOff, bucket_sort_key, parent_cell
 
 HISTOGRAM_EDGES = (0, 10, 20, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960)
 SPLIT_NAMES = ("train", "val", "test")

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from polyalign.features import extract
-from polyalign.reference import HumanReference
+from polyalign.reference.features import extract
+from polyalign.reference.reference import HumanReference
 
 
 def support_distance(

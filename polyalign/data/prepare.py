@@ -19,9 +19,10 @@ from typing import Any
 from tqdm import tqdm
 
 from polyalign import artifacts
-from polyalign.accounting import Ledger
-from polyalign.bucket_report import BucketReport, build_bucket_report
-from polyalign.buckets import (
+from polyalign.config import PrepareConfig, artifact_root, config_hash
+from polyalign.data.accounting import Ledger
+from polyalign.data.bucket_report import BucketReport, build_bucket_report
+from polyalign.data.buckets import (
     LENGTH_BINS,
     PAPER_EDGES,
     TRACKS,
@@ -33,13 +34,12 @@ from polyalign.buckets import (
     plan_back_off,
     track_from_turns,
 )
-from polyalign.config import PrepareConfig, artifact_root, config_hash
+from polyalign.data.language import detect_language
+from polyalign.data.normalize import normalize_messages
+from polyalign.data.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl
+from polyalign.data.sources import LoadedItem, Origin, iter_source, resolve_paths
+from polyalign.data.splits import SplitOutcome, assign_splits, dedup_key, find_groups
 from polyalign.errors import PolyAlignError
-from polyalign.language import detect_language
-from polyalign.loaders import LoadedItem, Origin, iter_source, resolve_paths
-from polyalign.normalize import normalize_messages
-from polyalign.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl
-from polyalign.splits import SplitOutcome, assign_splits, dedup_key, find_groups
 
 STAGE, STAGE_VERSION = "prepare", 1
 SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
@@ -120,7 +120,7 @@ def _input_identity(config: PrepareConfig) -> dict[str, str]:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
         elif source.corpus is not None:
-            from polyalign.corpora import corpus_identity
+            from polyalign.data.corpora import corpus_identity
 
             identity.update(corpus_identity(source))
         else:
@@ -166,7 +166,7 @@ def label_buckets(
 
 def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
     if not config.sources:
-        from polyalign.fixture import make_fixture_corpus
+        from polyalign.data.fixture.generator import make_fixture_corpus
 
         name = f"<fixture seed={config.fixture_seed}>"
         for line, record in enumerate(make_fixture_corpus(config.fixture_seed), start=1):

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from polyalign.artifacts import file_sha256
-from polyalign.corpora.recipe import CorpusRecipe, HubPart
-from polyalign.corpora.registry import RECIPES
+from polyalign.data.corpora.recipe import CorpusRecipe, HubPart
+from polyalign.data.corpora.registry import RECIPES
+from polyalign.data.sources import is_saved_dataset, load_splits
 from polyalign.errors import InputError
-from polyalign.loaders import is_saved_dataset, load_splits
 
 HUB_TIMEOUT_S = 5.0  # one reachability probe; an offline machine answers at once (no DNS), a firewall in 5 s
 OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")

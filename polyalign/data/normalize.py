@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from polyalign.records import Message
+from polyalign.data.records import Message
 
 # C0/C1 controls except tab and newline, zero-width space/joiners, BOM, soft hyphen.
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff\u00ad]")

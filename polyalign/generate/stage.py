@@ -30,13 +30,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.buckets import length_units
 from polyalign.config import artifact_root, config_hash
+from polyalign.data.buckets import length_units
+from polyalign.data.prompts import Profile, inference_messages
+from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import DecodingConfig, GenerateConfig
-from polyalign.records import Record
-from polyalign.reference import HumanReference
-from polyalign.train.profile import Profile, inference_messages
+from polyalign.reference.reference import HumanReference
 
 STAGE, STAGE_VERSION = "generate", 1
 GENERATIONS_FILE = "generations.jsonl"

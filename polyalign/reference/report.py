@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from polyalign.bucket_report import table_code
-from polyalign.buckets import bucket_sort_key
-from polyalign.features import FEATURE_INDEX
-from polyalign.records import Record
-from polyalign.reference import HumanReference
-from polyalign.support import SupportScorer
+from polyalign.data.bucket_report import table_code
+from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.records import Record
+from polyalign.reference.features import FEATURE_INDEX
+from polyalign.reference.reference import HumanReference
+from polyalign.reference.support import SupportScorer
 
 MAIN_FEATURES = (
     "length_units",

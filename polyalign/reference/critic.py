@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.buckets import parent_cell
-from polyalign.embedders import Embedder
+from polyalign.data.buckets import parent_cell
 from polyalign.errors import PolyAlignError
-from polyalign.features import extract
-from polyalign.reference import HumanReference
+from polyalign.reference.embedders import Embedder
+from polyalign.reference.features import extract
+from polyalign.reference.reference import HumanReference
 
 MIN_SCORE_SPREAD = 1e-6
 

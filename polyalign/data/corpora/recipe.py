@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from polyalign.buckets import FAMILIES, TRACKS
 from polyalign.config import SPLITS
-from polyalign.corpora.adapters import SHAPES
+from polyalign.data.buckets import FAMILIES, TRACKS
+from polyalign.data.corpora.adapters import SHAPES
 
 # Every drop code becomes the prepare rejection reason `dropped_<code>`, so the ledger counts each rule apart.
 DROP_PREFIX = "dropped_"

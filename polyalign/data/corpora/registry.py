@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import difflib
 
-from polyalign.corpora.adapters import SHAPES
-from polyalign.corpora.recipe import CorpusRecipe, HubPart
+from polyalign.data.corpora.adapters import SHAPES
+from polyalign.data.corpora.recipe import CorpusRecipe, HubPart
 from polyalign.errors import ConfigError
 
 CONVERTED = "refs/convert/parquet"  # the hub's parquet export of script-based datasets

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from polyalign.critic import Example, HumanModelCritic, train_critic
+from polyalign.data.prepare import PreparedData
 from polyalign.errors import InputError
-from polyalign.prepare import PreparedData
-from polyalign.reference import HumanReference
-from polyalign.support import SupportScorer
+from polyalign.reference.critic import Example, HumanModelCritic, train_critic
+from polyalign.reference.reference import HumanReference
+from polyalign.reference.support import SupportScorer
 
 
 def read_scoring_input(path: Path, *, need_bucket: bool = True) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from polyalign.config import SourceConfig
+from polyalign.data.records import Message, Record, RecordError, parse_messages, validate_messages
 from polyalign.errors import InputError
-from polyalign.records import Message, Record, RecordError, parse_messages, validate_messages
 
 SHAREGPT_ROLES = {
     "human": "user",
@@ -80,7 +80,7 @@ def iter_source(source: SourceConfig) -> Iterator[LoadedItem]:
         for path in resolve_paths(source.path):
             yield from _iter_jsonl(path, source)
     elif source.corpus is not None:
-        from polyalign.corpora import iter_corpus
+        from polyalign.data.corpora import iter_corpus
 
         yield from iter_corpus(source)
     else:

@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from polyalign.records import Message, RecordError
+from polyalign.data.records import Message, RecordError
 
 if TYPE_CHECKING:
-    from polyalign.corpora.recipe import CorpusRecipe
+    from polyalign.data.corpora.recipe import CorpusRecipe
 
 REMOVED_ANSWERS = frozenset({"", "[deleted]", "[removed]"})  # Reddit placeholders, not answers
 MS_MARCO_NO_ANSWER = "No Answer Present."

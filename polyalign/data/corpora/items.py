@@ -12,13 +12,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from polyalign.config import SourceConfig
-from polyalign.corpora.adapters import SHAPES, Draft, Drop
-from polyalign.corpora.load import load_parts, require_hub
-from polyalign.corpora.recipe import DROP_PREFIX, CorpusRecipe, HubPart
-from polyalign.corpora.registry import expand_corpus_names, get_recipe
+from polyalign.data.corpora.adapters import SHAPES, Draft, Drop
+from polyalign.data.corpora.load import load_parts, require_hub
+from polyalign.data.corpora.recipe import DROP_PREFIX, CorpusRecipe, HubPart
+from polyalign.data.corpora.registry import expand_corpus_names, get_recipe
+from polyalign.data.records import Record, RecordError
+from polyalign.data.sources import LoadedItem, Origin
 from polyalign.errors import ConfigError
-from polyalign.loaders import LoadedItem, Origin
-from polyalign.records import Record, RecordError
 
 RAW_CHARS = 4_000
 

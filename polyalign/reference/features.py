@@ -21,7 +21,7 @@ import numpy as np
 import rjieba
 from tqdm import tqdm
 
-from polyalign.buckets import length_units
+from polyalign.data.buckets import length_units
 
 SUPPORTED_LANGUAGES = ("en", "zh")
 KINDS = ("count", "rate", "share", "length")

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.bucket_report import table_code
-from polyalign.buckets import bucket_sort_key
+from polyalign.data.bucket_report import table_code
+from polyalign.data.buckets import bucket_sort_key
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.registry import METRICS, Metric, get_metric
 from polyalign.evaluate.stats import paired_difference

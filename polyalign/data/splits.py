@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from polyalign.config import SPLITS, SplitConfig
-from polyalign.records import Record
+from polyalign.data.records import Record
 
 EXPLICIT_GROUP_FIELDS = ("group", "dialogue", "dialogue_id", "conversation_id", "conversation")
 

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from polyalign.data.records import Message, Record
 from polyalign.errors import PolyAlignError
-from polyalign.records import Message, Record
 
 if TYPE_CHECKING:
-    from polyalign.reference import HumanReference
+    from polyalign.reference.reference import HumanReference
 
 LENGTH_MODES = ("sample", "none")
 

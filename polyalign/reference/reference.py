@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.buckets import parent_cell
 from polyalign.config import ReferenceConfig, config_hash, from_mapping
-from polyalign.embedders import Embedder
+from polyalign.data.buckets import parent_cell
+from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
-from polyalign.features import FEATURE_NAMES, FEATURES, extract
-from polyalign.records import Record
+from polyalign.reference.embedders import Embedder
+from polyalign.reference.features import FEATURE_NAMES, FEATURES, extract
 
 STAGE, STAGE_VERSION = "reference", 1
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)

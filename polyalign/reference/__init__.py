@@ -1,0 +1,7 @@
+"""Human references per bucket and the support distance d(y, b) (METHOD.md §2-3).
+
+`features` (the language-aware feature registry), `reference` (HumanReference: bands, scales,
+lengths), `support` (d(y, b) as a pure array function), `critic` (the optional learned
+human-vs-model critic), `embedders`, `report` (the held-out human floor), `scoring` (file I/O behind
+`polyalign reference score|critic`). Importing this package loads no model.
+"""

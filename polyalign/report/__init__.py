@@ -1,0 +1,1 @@
+"""The comparison report: renders evaluation result artefacts as Markdown and HTML."""
