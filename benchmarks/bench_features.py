@@ -17,8 +17,8 @@ from pathlib import Path
 
 from corpus import benchmark_corpus
 
-from polyalign.config import ReferenceConfig
 from polyalign.data.prepare import prepare
+from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import build_reference
 from polyalign.reference.support import SupportScorer
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from corpus import DEV, dev_available
 
-from polyalign.config import PrepareConfig, SourceConfig
 from polyalign.data.accounting import Ledger
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import collect_records, label_buckets, prepare, split_records
 
 

@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
-from polyalign.config import PrepareConfig
+from polyalign.data.config import PrepareConfig
 from polyalign.data.prepare import prepare
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.config import TinyModelSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyalign.config import PrepareConfig, SourceConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
 

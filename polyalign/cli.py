@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from polyalign.config import PrepareConfig, RunConfig, SourceConfig, load_yaml_config
+from polyalign.config import RunConfig, load_yaml_config
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.errors import PolyAlignError
 
 app = typer.Typer(

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
-from polyalign.config import ReferenceConfig, RunConfig, artifact_root, config_hash
+from polyalign.config import RunConfig, artifact_root, config_hash
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
+from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
 if TYPE_CHECKING:
-    from polyalign.evaluate.config import EvalConfig, GenerateConfig
+    from polyalign.evaluate.config import EvalConfig
+    from polyalign.generate.config import GenerateConfig
     from polyalign.generate.stage import GenerateArtifact
     from polyalign.train.config import TrainConfig
     from polyalign.train.stage import TrainArtifact

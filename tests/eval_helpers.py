@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from polyalign.config import PrepareConfig, ReferenceConfig, SplitConfig
+from polyalign.data.config import PrepareConfig, SplitConfig
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.evaluate.config import EvalConfig
+from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import HumanReference, build_reference
 
 EDGES = {"en": [40.0, 120.0, 240.0], "zh": [40.0, 120.0, 240.0]}

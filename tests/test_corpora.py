@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from polyalign import cli
 from polyalign.cli import app
-from polyalign.config import PrepareConfig, SourceConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.corpora import (
     GROUPS,
     adapt_rows,

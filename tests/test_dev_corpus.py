@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from corruption import corrupt_copy
 
-from polyalign.config import PrepareConfig, SourceConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import prepare
 
 pytestmark = pytest.mark.devcorpus

@@ -112,8 +112,9 @@ def test_registry_lookups_are_loud():
 
 @pytest.mark.devcorpus
 def test_dev_corpus_human_vs_human(dev_corpus, tmp_path):
-    from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
+    from polyalign.data.config import PrepareConfig, SourceConfig
     from polyalign.data.prepare import prepare
+    from polyalign.reference.config import ReferenceConfig
     from polyalign.reference.reference import build_reference
 
     prepared = prepare(

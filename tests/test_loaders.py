@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from polyalign.config import SourceConfig
+from polyalign.data.config import SourceConfig
 from polyalign.data.sources import iter_source, resolve_paths
 from polyalign.errors import InputError
 

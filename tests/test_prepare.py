@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from corruption import corrupt_copy
 
-from polyalign.config import PrepareConfig, SourceConfig, SplitConfig
+from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
 from polyalign.data.fixture.generator import write_fixture_corpus
 from polyalign.data.prepare import SPLIT_FILES, PreparedData, prepare
 from polyalign.data.splits import group_keys

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polyalign.config import PrepareConfig, ReferenceConfig, SourceConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
 from polyalign.pipeline import reference_stage
+from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
 from polyalign.reference.embedders import HashingEmbedder
 from polyalign.reference.features import FEATURE_INDEX

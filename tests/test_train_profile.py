@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from polyalign.config import ReferenceConfig
 from polyalign.data.prompts import (
     Profile,
+    fit_history,
     inference_messages,
     inference_profile,
     profile_text,
@@ -18,8 +18,9 @@ from polyalign.data.prompts import (
 )
 from polyalign.data.records import Message, Record
 from polyalign.errors import PolyAlignError
+from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import HumanReference, ReferenceStats
-from polyalign.train.data import fit_history, record_row, records_to_dataset
+from polyalign.train.data import record_row, records_to_dataset
 
 CELL_LENGTHS = [3, 5, 8, 40, 41, 90, 200]
 

@@ -11,7 +11,8 @@ from train_helpers import TINY, fixture_train, unequal_records
 from typer.testing import CliRunner
 
 from polyalign.cli import app
-from polyalign.config import PrepareConfig, RunConfig, load_yaml_config
+from polyalign.config import RunConfig, load_yaml_config
+from polyalign.data.config import PrepareConfig
 from polyalign.data.prepare import prepare
 from polyalign.errors import ConfigError
 from polyalign.train.config import LoraSettings, TrainConfig

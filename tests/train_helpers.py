@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from polyalign.config import PrepareConfig
+from polyalign.data.config import PrepareConfig
 from polyalign.data.prepare import prepare
 from polyalign.data.records import Record
 from polyalign.train.config import TinyModelSettings

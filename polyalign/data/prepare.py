@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from polyalign import artifacts
-from polyalign.config import PrepareConfig, artifact_root, config_hash
+from polyalign.config import artifact_root, config_hash
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
@@ -34,6 +34,7 @@ from polyalign.data.buckets import (
     plan_back_off,
     track_from_turns,
 )
+from polyalign.data.config import PrepareConfig
 from polyalign.data.language import detect_language
 from polyalign.data.normalize import normalize_messages
 from polyalign.data.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl

@@ -16,7 +16,7 @@ caller stores it with the generation. Owns the prompt texts (EN, ZH); reads and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -189,3 +189,22 @@ def inference_messages(
         str(record.language), str(record.track), str(record.family), reference, mode, rng
     )
     return with_profile(record.prompt_messages, profile), profile
+
+
+def fit_history(
+    row: dict[str, Any], count_tokens: Callable[[list[dict[str, str]]], int], max_length: int
+) -> int:
+    """Drop the oldest (user, assistant) exchanges of the prompt until prompt + completion fit in
+    `max_length` tokens; the system prompt (profile), the last user turn and the response are kept.
+
+    TRL truncates the end of a too-long sequence, which cuts the response and drops the example when
+    nothing of it is left; trimming the history first keeps every example. Returns the exchanges dropped.
+    """
+    prompt = row["prompt"]
+    head = 1 if prompt and prompt[0]["role"] == "system" else 0
+    dropped = 0
+    while len(prompt) - head > 1 and count_tokens(prompt + row["completion"]) > max_length:
+        prompt = prompt[:head] + prompt[head + 2 :]
+        dropped += 1
+    row["prompt"] = prompt
+    return dropped

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyalign.config import SourceConfig
+from polyalign.data.config import SourceConfig
 from polyalign.data.records import Message, Record, RecordError, parse_messages, validate_messages
 from polyalign.errors import InputError
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from polyalign.config import SPLITS, SplitConfig
+from polyalign.data.config import SPLITS, SplitConfig
 from polyalign.data.records import Record
 
 EXPLICIT_GROUP_FIELDS = ("group", "dialogue", "dialogue_id", "conversation_id", "conversation")

@@ -35,7 +35,7 @@ from polyalign.data.buckets import length_units
 from polyalign.data.prompts import Profile, inference_messages
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
-from polyalign.evaluate.config import DecodingConfig, GenerateConfig
+from polyalign.generate.config import DecodingConfig, GenerateConfig
 from polyalign.reference.reference import HumanReference
 
 STAGE, STAGE_VERSION = "generate", 1
@@ -148,7 +148,7 @@ def check_leaks(plans: Sequence[PromptPlan], config: GenerateConfig) -> dict[str
 
 def fit_prompt(plan: PromptPlan, backend: Backend, max_prompt_tokens: int) -> None:
     """Drop the oldest (user, assistant) exchanges until the prompt fits; never the profile or last turn."""
-    from polyalign.train.data import fit_history
+    from polyalign.data.prompts import fit_history
 
     row = {"prompt": plan.messages, "completion": []}
     plan.dropped_history = fit_history(row, backend.count_tokens, max_prompt_tokens)

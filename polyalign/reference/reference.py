@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.config import ReferenceConfig, config_hash, from_mapping
+from polyalign.config import config_hash, from_mapping
 from polyalign.data.buckets import parent_cell
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
+from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import FEATURE_NAMES, FEATURES, extract
 

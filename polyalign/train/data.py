@@ -13,10 +13,10 @@ Given a tokenizer and `max_length`, the oldest history exchanges of over-long co
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from polyalign.data.prompts import training_profile, with_profile
+from polyalign.data.prompts import fit_history, training_profile, with_profile
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 
@@ -44,25 +44,6 @@ def record_row(record: Record, profile: bool, length_dropout: float = 0.0, seed:
         "prompt": with_profile(record.prompt_messages, chosen),
         "completion": [{"role": "assistant", "content": record.response}],
     }
-
-
-def fit_history(
-    row: dict[str, Any], count_tokens: Callable[[list[dict[str, str]]], int], max_length: int
-) -> int:
-    """Drop the oldest (user, assistant) exchanges of the prompt until prompt + completion fit in
-    `max_length` tokens; the system prompt (profile), the last user turn and the response are kept.
-
-    TRL truncates the end of a too-long sequence, which cuts the response and drops the example when
-    nothing of it is left; trimming the history first keeps every example. Returns the exchanges dropped.
-    """
-    prompt = row["prompt"]
-    head = 1 if prompt and prompt[0]["role"] == "system" else 0
-    dropped = 0
-    while len(prompt) - head > 1 and count_tokens(prompt + row["completion"]) > max_length:
-        prompt = prompt[:head] + prompt[head + 2 :]
-        dropped += 1
-    row["prompt"] = prompt
-    return dropped
 
 
 def records_to_dataset(

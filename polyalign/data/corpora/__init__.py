@@ -7,7 +7,7 @@ group splits). Modules: `recipe` (what a corpus is), `registry` (the fourteen re
 `items` (records and accounted drops). Importing this package loads no data and no `datasets`.
 """
 
-from polyalign.config import SourceConfig
+from polyalign.data.config import SourceConfig
 from polyalign.data.corpora.items import adapt_rows, corpus_sources, iter_corpus
 from polyalign.data.corpora.load import corpus_identity as _identity
 from polyalign.data.corpora.recipe import CorpusRecipe, HubPart

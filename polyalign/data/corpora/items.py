@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from polyalign.config import SourceConfig
+from polyalign.data.config import SourceConfig
 from polyalign.data.corpora.adapters import SHAPES, Draft, Drop
 from polyalign.data.corpora.load import load_parts, require_hub
 from polyalign.data.corpora.recipe import DROP_PREFIX, CorpusRecipe, HubPart

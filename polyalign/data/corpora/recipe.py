@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from polyalign.config import SPLITS
 from polyalign.data.buckets import FAMILIES, TRACKS
+from polyalign.data.config import SPLITS
 from polyalign.data.corpora.adapters import SHAPES
 
 # Every drop code becomes the prepare rejection reason `dropped_<code>`, so the ledger counts each rule apart.
