@@ -1,23 +1,31 @@
 """Artefact folders: written atomically, identified by a key, completed by a manifest written last.
 
-A stage writes into a temporary folder beside its target and renames it into place, so a crash never
-leaves a half-written artefact that looks complete; `manifest.json` marks completion and carries the
-identity (format version, stage, key, config, input checksums, polyalign version, git commit).
+The only code that writes artefacts. `run_stage` owns the sequence every stage follows: key → folder →
+reuse if complete → build in a temporary folder beside the target → manifest last → rename into place,
+and returns one shape, `Artifact` (folder, manifest, loaded content). A crash never leaves a half-written
+artefact that looks complete; `manifest.json` marks completion and carries the identity (format version,
+stage, key, parents, config, polyalign version, git commit). `read_jsonl`/`write_jsonl` are the one JSONL
+reader and writer for artefacts, with file:line errors.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from polyalign import __version__
+from polyalign.errors import InputError
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -94,3 +102,95 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@dataclass
+class Artifact(Generic[T]):
+    """What every stage returns: its folder, its manifest and its content loaded from that folder."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    content: T
+    reused: bool = False
+
+    @property
+    def key(self) -> str:
+        return str(self.manifest["key"])
+
+
+def run_stage(
+    stage: str,
+    version: int,
+    key: str,
+    folder: Path,
+    build: Callable[[Path], Mapping[str, Any]],
+    load: Callable[[Path], T],
+    *,
+    parents: Mapping[str, str | None] | None = None,
+    config: Any = None,
+    force: bool = False,
+    in_place: bool = False,
+) -> Artifact[T]:
+    """Reuse `folder` when it is complete with `key`; else build it and write the manifest last.
+
+    `build(target)` writes the stage's files into `target` and returns extra manifest fields; `load(folder)`
+    reads the content back, for a fresh and a reused artefact alike. The manifest holds the header, the
+    parent keys, the config (a dataclass) and its hash. By default `target` is a temporary folder renamed
+    into place when complete; `in_place` builds in `folder` itself (training, whose checkpoints must survive
+    a crash to be resumed): a complete folder being rebuilt first loses its manifest, so it reads as
+    incomplete until the end.
+    """
+    if not force and holds(folder, key):
+        return Artifact(folder, read_manifest(folder), load(folder), reused=True)
+    header = manifest_header(stage, version, key)
+    if parents is not None:
+        header["parents"] = dict(parents)
+    if config is not None:
+        from polyalign.config import config_hash  # config imports every package's config: keep it lazy
+
+        header["config_hash"] = config_hash(config)
+        header["config"] = dataclasses.asdict(config)
+    if in_place:
+        if is_complete(folder):
+            (folder / MANIFEST).unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = {**header, **build(folder)}
+        write_json(folder / MANIFEST, manifest)
+    else:
+        with atomic_folder(folder) as staging:
+            manifest = {**header, **build(staging)}
+            write_json(staging / MANIFEST, manifest)
+    return Artifact(folder, manifest, load(folder))
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write one JSON object per line (UTF-8, no ASCII escaping); returns the count."""
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: Path, parse: Callable[[dict[str, Any]], T] | None = None) -> Iterator[T]:
+    """Yield `parse(row)` for each JSON object of a JSONL file; blank lines are skipped.
+
+    A line that is not a JSON object, or that `parse` refuses with a `ValueError` (PolyAlign's record and
+    input errors included), raises `InputError` naming the file and line.
+    """
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            try:
+                yield parse(row) if parse is not None else row  # type: ignore[misc]
+            except (ValueError, TypeError, KeyError) as error:
+                raise InputError(f"{where}: {error}") from error

@@ -4,6 +4,7 @@ import pytest
 
 from polyalign.data.buckets import (
     PAPER_EDGES,
+    BucketKey,
     bucket_key,
     fit_quantile_edges,
     length_bin,
@@ -12,6 +13,7 @@ from polyalign.data.buckets import (
     plan_back_off,
     track_from_turns,
 )
+from polyalign.errors import PolyAlignError
 
 
 @pytest.mark.parametrize(
@@ -74,3 +76,16 @@ def test_back_off_uses_train_counts_only() -> None:
     assert plan.sparse_cells == []
     tiny = plan_back_off(["zh|multi|open_chat|short"] * 3, [], min_size=20)
     assert tiny.sparse_cells == ["zh|multi|open_chat"]
+
+
+def test_bucket_key_round_trip_cell_and_order() -> None:
+    key = BucketKey.parse("zh|multi|qa_search|xlong")
+    assert (key.language, key.track, key.family, key.length_bin) == ("zh", "multi", "qa_search", "xlong")
+    assert str(key) == "zh|multi|qa_search|xlong" and str(key.cell) == "zh|multi|qa_search"
+    assert key.cell.is_cell and not key.is_cell and key.cell.with_bin("xlong") == key
+    assert BucketKey.parse(str(key.cell)) == key.cell
+    names = ["en|single|open_chat|xlong", "en|single|open_chat|short", "en|single|open_chat"]
+    assert sorted(names, key=lambda b: BucketKey.parse(b).sort_key()) == names[::-1]
+    for bad in ("en|single", "en||open_chat|short", "a|b|c|d|e"):
+        with pytest.raises(PolyAlignError, match="neither a bucket"):
+            BucketKey.parse(bad)

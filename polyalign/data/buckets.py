@@ -11,8 +11,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+
+from polyalign.data.scripts import CJK
+from polyalign.errors import PolyAlignError
 
 LENGTH_BINS = ("short", "medium", "long", "xlong")
 PAPER_EDGES = (40, 120, 240)
@@ -28,10 +32,9 @@ PAPER_COARSE_FAMILIES = {
 }
 
 # Han ideographs (with extensions and compatibility forms) and Japanese kana count one unit per character.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_LETTER = rf"(?:(?![{_CJK}])[^\W\d_])"
+_LETTER = rf"(?:(?![{CJK}])[^\W\d_])"
 # A word may carry ASCII apostrophes inside ("haven't" is one unit); a typographic ’ splits, as in the corpus.
-_UNIT = re.compile(rf"[{_CJK}]|\d+|{_LETTER}+(?:'{_LETTER}+)*|[^\w\s]")
+_UNIT = re.compile(rf"[{CJK}]|\d+|{_LETTER}+(?:'{_LETTER}+)*|[^\w\s]")
 
 
 def length_units(text: str) -> int:
@@ -64,22 +67,73 @@ def fit_quantile_edges(
     return edges
 
 
+@dataclass(frozen=True)
+class BucketKey:
+    """A bucket `language|track|family|length_bin`, or a whole context cell when `length_bin` is None.
+
+    Buckets travel as strings in records, JSON and logs; this type is how code reads and builds them, so
+    the separator and the field order live here only.
+    """
+
+    language: str
+    track: str
+    family: str
+    length_bin: str | None = None
+
+    SEPARATOR: ClassVar[str] = "|"
+
+    @classmethod
+    def parse(cls, text: str) -> BucketKey:
+        """`en|single|open_chat|short` (a bucket) or `en|single|open_chat` (a cell)."""
+        parts = str(text).split(cls.SEPARATOR)
+        if len(parts) not in (3, 4) or not all(parts):
+            raise PolyAlignError(
+                f"{text!r} is neither a bucket 'language|track|family|length_bin' "
+                "nor a cell 'language|track|family'"
+            )
+        return cls(*parts)
+
+    def __str__(self) -> str:
+        parts = (self.language, self.track, self.family, self.length_bin)
+        return self.SEPARATOR.join(p for p in parts if p is not None)
+
+    @property
+    def is_cell(self) -> bool:
+        return self.length_bin is None
+
+    @property
+    def cell(self) -> BucketKey:
+        """The context cell (language, track, family): what is known from the prompt alone."""
+        return BucketKey(self.language, self.track, self.family)
+
+    def with_bin(self, length_bin: str) -> BucketKey:
+        return BucketKey(self.language, self.track, self.family, length_bin)
+
+    def sort_key(self) -> tuple[str, str, str, int]:
+        """Cells alphabetically, then length bins from short to xlong (a cell before its buckets)."""
+        rank = -1 if self.length_bin is None else _bin_rank(self.length_bin)
+        return self.language, self.track, self.family, rank
+
+
+def _bin_rank(name: str) -> int:
+    return LENGTH_BINS.index(name) if name in LENGTH_BINS else len(LENGTH_BINS)
+
+
 def cell_key(language: str, track: str, family: str) -> str:
-    return f"{language}|{track}|{family}"
+    return str(BucketKey(language, track, family))
 
 
 def bucket_key(language: str, track: str, family: str, bin_name: str) -> str:
-    return f"{language}|{track}|{family}|{bin_name}"
+    return str(BucketKey(language, track, family, bin_name))
 
 
 def parent_cell(bucket: str) -> str:
-    return bucket.rsplit("|", 1)[0]
+    return str(BucketKey.parse(bucket).cell)
 
 
-def bucket_sort_key(bucket: str) -> tuple[str, int]:
+def bucket_sort_key(bucket: str) -> tuple[str, str, str, int]:
     """Order buckets by cell, then by length bin from short to xlong (not alphabetically)."""
-    cell, _, bin_name = bucket.rpartition("|")
-    return cell, LENGTH_BINS.index(bin_name) if bin_name in LENGTH_BINS else len(LENGTH_BINS)
+    return BucketKey.parse(bucket).sort_key()
 
 
 def track_from_turns(n_user_turns: int) -> str:
