@@ -13,17 +13,10 @@ from eval_helpers import small_fixture
 from polyalign.data.records import Message
 from polyalign.errors import ConfigError
 from polyalign.evaluate.suite import read_generations
+from polyalign.generate.backends import TransformersBackend, VLLMBackend
 from polyalign.generate.config import DecodingConfig, GenerateConfig
-from polyalign.generate.stage import (
-    LeakError,
-    PromptPlan,
-    TransformersBackend,
-    VLLMBackend,
-    check_leaks,
-    generate_rows,
-    generate_stage,
-    plan_prompts,
-)
+from polyalign.generate.plan import LeakError, PromptPlan, check_leaks, plan_prompts
+from polyalign.generate.stage import generate_rows, generate_stage
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.tiny import build_tiny
 
