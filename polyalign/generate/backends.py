@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from polyalign.errors import PolyAlignError
 from polyalign.generate.config import DecodingConfig, GenerateConfig
@@ -33,7 +33,22 @@ class Backend(Protocol):
     def generate(self, prompts: Sequence[str], decoding: DecodingConfig, batch_size: int) -> list[Output]: ...
 
 
-class TransformersBackend:
+class ChatBackend:
+    """What both backends share: prompts rendered and counted with the model's own chat template."""
+
+    name: str
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
+
+
+class TransformersBackend(ChatBackend):
     """Batched `model.generate` with left padding; batches are formed from length-sorted prompts."""
 
     name = "transformers"
@@ -48,21 +63,16 @@ class TransformersBackend:
                 f"no model at {model_path!r}: give a local model folder (save_pretrained layout), e.g. a "
                 "train artefact; nothing is downloaded"
             )
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        if self.tokenizer.chat_template is None:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if tokenizer.chat_template is None:
             raise PolyAlignError(f"the tokenizer in {model_path} has no chat template; prompts are chats")
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        super().__init__(tokenizer)
         torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
         self.model.eval()
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def count_tokens(self, messages: list[dict[str, str]]) -> int:
-        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
 
     def generate(self, prompts: Sequence[str], decoding: DecodingConfig, batch_size: int) -> list[Output]:
         import torch
@@ -102,7 +112,7 @@ class TransformersBackend:
         return [o for o in outputs if o is not None]
 
 
-class VLLMBackend:
+class VLLMBackend(ChatBackend):
     """vLLM (`pip install polyalign[vllm]` on a GPU machine): same prompts, same sampling settings."""
 
     name = "vllm"
@@ -117,13 +127,7 @@ class VLLMBackend:
             ) from error
         self._vllm = vllm
         self.llm = vllm.LLM(model=model_path, dtype=dtype, seed=seed)
-        self.tokenizer = self.llm.get_tokenizer()
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def count_tokens(self, messages: list[dict[str, str]]) -> int:
-        return len(self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"])
+        super().__init__(self.llm.get_tokenizer())
 
     def generate(self, prompts: Sequence[str], decoding: DecodingConfig, batch_size: int) -> list[Output]:
         params = self._vllm.SamplingParams(
