@@ -110,6 +110,7 @@ def run(
     Without --config it runs the offline default: the synthetic fixture corpus and a tiny model built
     offline, sized for a few minutes on a CPU (a demonstration of the machinery, not of the method).
     """
+    from polyalign.config import artifact_root
     from polyalign.pipeline import full_run
 
     if config is None:
@@ -117,13 +118,13 @@ def run(
             f"[bold]Offline default ({OFFLINE_DEFAULT}): the built-in synthetic bilingual fixture corpus "
             "and a tiny model built offline; its numbers demonstrate the pipeline, not the method.[/]"
         )
-    result = full_run(_load_config(config or OFFLINE_DEFAULT), force=force)
+    result = full_run(_load_config(config or OFFLINE_DEFAULT), root=artifact_root(), force=force)
     _print_summary(result.prepared.manifest)
     _print_buckets(result.prepared.report)
     _print_reference(result.reference)
     for method, model in result.models.items():
         console.print(f"[bold]{method}[/]: model {model.folder}")
-        _print_training_summary(model.summary)
+        _print_training_summary(model.content)
     for evaluation in result.evaluations.values():
         _print_results(evaluation.results)
     console.print(
@@ -262,10 +263,12 @@ def reference_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Build per-bucket human references from the train split; report the held-out human floor."""
+    from polyalign.config import artifact_root
     from polyalign.data.prepare import PreparedData
     from polyalign.pipeline import reference_stage
 
-    artifact = reference_stage(PreparedData.load(prepared), _load_config(config).reference, out, force=force)
+    cfg = _load_config(config).reference
+    artifact = reference_stage(PreparedData.load(prepared), cfg, root=artifact_root(), out=out, force=force)
     _print_reference(artifact)
     console.print(f"human reference and its report: [bold]{artifact.folder}[/]")
 
@@ -384,21 +387,22 @@ def train_sft(
     import dataclasses
     import json
 
-    from polyalign.config import config_hash
-    from polyalign.pipeline import prepare_and_reference, train_stage
-    from polyalign.train.stage import train_key
+    from polyalign.config import artifact_root, config_hash
+    from polyalign.pipeline import prepare_and_reference
+    from polyalign.train.stage import train_key, train_stage
 
     cfg = _load_config(config)
     if method is not None:
         cfg.train = dataclasses.replace(cfg.train, method=method)  # re-validated by __post_init__
-    prepared, reference = prepare_and_reference(cfg)
+    root = artifact_root()
+    prepared, reference = prepare_and_reference(cfg, root=root)
     key = train_key(prepared.manifest["key"], reference.manifest["key"], cfg.train)
     console.print(f"train config (hash {config_hash(cfg.train)[:16]}), artefact key [bold]{key}[/]:")
     console.print_json(json.dumps(dataclasses.asdict(cfg.train), ensure_ascii=False))
-    artifact = train_stage(prepared, reference, cfg.train, out, resume=resume, force=force)
+    artifact = train_stage(prepared, reference, cfg.train, root=root, out=out, resume=resume, force=force)
     if artifact.reused:
         console.print(f"[dim]reusing the complete model folder with key {key} (--force to train again)[/]")
-    _print_training_summary(artifact.summary)
+    _print_training_summary(artifact.content)
     console.print(f"model, tokenizer, config and training summary: [bold]{artifact.folder}[/]")
 
 
@@ -440,16 +444,18 @@ def generate(
     import dataclasses
     import json
 
-    from polyalign.config import config_hash
-    from polyalign.pipeline import generate_stage, prepare_and_reference
+    from polyalign.config import artifact_root, config_hash
+    from polyalign.generate.stage import generate_stage
+    from polyalign.pipeline import prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"model": model, "profile": profile, "backend": backend, "limit": limit}
     cfg.generate = dataclasses.replace(cfg.generate, **{k: v for k, v in overrides.items() if v is not None})
     console.print(f"generate config (hash {config_hash(cfg.generate)[:16]}):")
     console.print_json(json.dumps(dataclasses.asdict(cfg.generate), ensure_ascii=False))
-    prepared, reference = prepare_and_reference(cfg)
-    artifact = generate_stage(prepared, reference, cfg.generate, out, force=force)
+    root = artifact_root()
+    prepared, reference = prepare_and_reference(cfg, root=root)
+    artifact = generate_stage(prepared, reference, cfg.generate, root=root, out=out, force=force)
     m = artifact.manifest
     if artifact.reused:
         console.print(f"[dim]reusing the complete generations with key {m['key']} (--force: again)[/]")
@@ -461,7 +467,7 @@ def generate(
         f"{guard['allowed_extractive']} passage spans, {guard['allowed_history']} repeated earlier turns, "
         f"{guard['allowed_short']} short answers"
     )
-    console.print(f"generations: [bold]{artifact.file}[/]")
+    console.print(f"generations: [bold]{artifact.content}[/]")
 
 
 @app.command()
@@ -488,14 +494,24 @@ def evaluate(
     """Metrics per bucket and macro-averaged with bootstrap intervals, against the human test responses."""
     import dataclasses
 
+    from polyalign.config import artifact_root
     from polyalign.pipeline import evaluate_stage, prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"embedder": embedder, "allow_missing": allow_missing or None}
     cfg.evaluate = dataclasses.replace(cfg.evaluate, **{k: v for k, v in overrides.items() if v is not None})
-    prepared, reference = prepare_and_reference(cfg)
+    root = artifact_root()
+    prepared, reference = prepare_and_reference(cfg, root=root)
     artifact = evaluate_stage(
-        prepared, reference, cfg.evaluate, generations, human=human, name=name, out=out, force=force
+        prepared,
+        reference,
+        cfg.evaluate,
+        generations,
+        human=human,
+        name=name,
+        root=root,
+        out=out,
+        force=force,
     )
     if artifact.reused:
         console.print(f"[dim]reusing the complete evaluation with key {artifact.manifest['key']}[/]")
@@ -561,6 +577,7 @@ def judge_command(
     import os
 
     from polyalign import artifacts
+    from polyalign.config import artifact_root
     from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
     from polyalign.evaluate.suite import read_generations
     from polyalign.pipeline import prepare_and_reference
@@ -568,7 +585,7 @@ def judge_command(
     cfg = _load_config(config)
     overrides = {"endpoint": endpoint, "model": model, "limit": limit}
     cfg.judge = dataclasses.replace(cfg.judge, **{k: v for k, v in overrides.items() if v is not None})
-    prepared, _ = prepare_and_reference(cfg)
+    prepared, _ = prepare_and_reference(cfg, root=artifact_root())
     runs = {}
     for path in generations:
         name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem

@@ -9,7 +9,7 @@ nothing about the gold response reaches a prompt. A leak guard refuses prompts t
 response. Prompts are rendered with the tokenizer's chat template, the oldest history exchanges dropped
 when they exceed `max_prompt_tokens`, and generated in batches (transformers; vLLM as an option).
 
-Writes `$POLYALIGN_HOME/generate/<key>/generations.jsonl`, one line per record: id, bucket, cell, the
+Writes `<root>/generate/<key>/generations.jsonl`, one line per record: id, bucket, cell, the
 response, the prompt actually used (rendered text and messages), the profile, the decoding settings,
 the model and backend, the finish reason and token counts; then `manifest.json` (written last).
 """
@@ -18,21 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
-from polyalign.config import artifact_root, config_hash
+from polyalign.artifacts import Artifact
+from polyalign.config import config_hash
+from polyalign.data.prepare import PreparedData
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.generate.backends import Backend, load_backend
 from polyalign.generate.config import GenerateConfig
 from polyalign.generate.plan import check_leaks, fit_prompt, plan_prompts
 from polyalign.reference.reference import HumanReference
+
+if TYPE_CHECKING:
+    from polyalign.pipeline import ReferenceArtifact
 
 STAGE, STAGE_VERSION = "generate", 1
 GENERATIONS_FILE = "generations.jsonl"
@@ -100,17 +103,6 @@ def generate_rows(
     return rows, info
 
 
-@dataclass
-class GenerateArtifact:
-    folder: Path
-    manifest: dict[str, Any]
-    reused: bool = False
-
-    @property
-    def file(self) -> Path:
-        return self.folder / GENERATIONS_FILE
-
-
 def generate_key(prepare_key: str, reference_key: str | None, config: GenerateConfig) -> str:
     return artifacts.artifact_key(
         STAGE,
@@ -123,34 +115,43 @@ def generate_key(prepare_key: str, reference_key: str | None, config: GenerateCo
 
 
 def generate_stage(
-    records: Sequence[Record],
-    reference: HumanReference | None,
+    prepared: PreparedData,
+    reference: ReferenceArtifact | None,
     config: GenerateConfig,
     *,
-    parents: dict[str, str | None],
+    root: Path,
     out: Path | None = None,
     force: bool = False,
     backend: Backend | None = None,
-) -> GenerateArtifact:
-    """Generate (or reuse) the artefact of `config` for `records` (the prepared split)."""
+) -> Artifact[Path]:
+    """Generate (or reuse) the responses of `config.model` to the prepared `config.split`.
+
+    The content is the generations file (`evaluate` reads it); `backend` replaces the one `config` names
+    (tests pass a loaded one). The reference gives the cells' human lengths for `profile: sample`.
+    """
     if not config.model:
         raise PolyAlignError("generate.model is not set: give a model folder (--model or generate.model)")
-    key = generate_key(str(parents.get("prepare")), parents.get("reference"), config)
-    folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.holds(folder, key):
-        return GenerateArtifact(folder, artifacts.read_manifest(folder), reused=True)
-    rows, info = generate_rows(records, reference, config, backend or load_backend(config))
-    manifest = {
-        **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-        "parents": parents,
-        "config_hash": config_hash(config),
-        "config": dataclasses.asdict(config),
-        "model": model_identity(config.model),
-        **info,
+    parents = {
+        "prepare": prepared.manifest["key"],
+        "reference": reference.manifest["key"] if reference is not None else None,
     }
-    with artifacts.atomic_folder(folder) as staging:
-        with (staging / GENERATIONS_FILE).open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
-    return GenerateArtifact(folder, manifest)
+    human = reference.reference if reference is not None else None
+    key = generate_key(parents["prepare"], parents["reference"], config)
+
+    def build(folder: Path) -> dict[str, Any]:
+        records = prepared.splits[config.split]
+        rows, info = generate_rows(records, human, config, backend or load_backend(config))
+        artifacts.write_jsonl(folder / GENERATIONS_FILE, rows)
+        return {"model": model_identity(config.model), **info}
+
+    return artifacts.run_stage(
+        STAGE,
+        STAGE_VERSION,
+        key,
+        out or root / STAGE / key,
+        build,
+        lambda folder: folder / GENERATIONS_FILE,
+        parents=parents,
+        config=config,
+        force=force,
+    )
