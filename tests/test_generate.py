@@ -10,6 +10,7 @@ import types
 import pytest
 from eval_helpers import small_fixture
 
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Message
 from polyalign.errors import ConfigError
 from polyalign.evaluate.suite import read_generations
@@ -75,9 +76,8 @@ def test_profiles_are_shared_by_methods_and_never_read_the_gold(setup):
     a = plan_prompts(records, reference, _config("model-a"))
     b = plan_prompts(list(reversed(records)), reference, _config("model-b"))
     assert [p.profile for p in a] == [p.profile for p in b]
-    mutated = [
-        dataclasses.replace(r, length_units=1, length_bin="short", bucket="x|y|z|short") for r in records
-    ]
+    wrong = str(BucketKey("x", "y", "z", "short"))
+    mutated = [dataclasses.replace(r, length_units=1, length_bin="short", bucket=wrong) for r in records]
     assert [p.profile for p in plan_prompts(mutated, reference, _config("m"))] == [p.profile for p in a]
     off = plan_prompts(records, reference, _config("m", profile="off"))
     assert all(p.profile is None for p in off)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY, fixture_train, unequal_records
+from train_helpers import TEST_SIZE, fixture_train, unequal_records
 from typer.testing import CliRunner
 
 from polyalign.artifacts import Artifact
@@ -37,7 +37,7 @@ def small_prepared(tmp_path: Path):
 
 
 def config(**overrides) -> TrainConfig:
-    tiny = dataclasses.replace(TINY, tokenizer_texts=24)
+    tiny = dataclasses.replace(TEST_SIZE, tokenizer_texts=24)
     return TrainConfig(tiny=tiny, **{"args": dict(FAST_ARGS), **overrides})
 
 
