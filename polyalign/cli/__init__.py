@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
-OFFLINE_DEFAULT = Path(__file__).parent / "defaults" / "offline.yaml"
+OFFLINE_DEFAULT = Path(__file__).parent.parent / "defaults" / "offline.yaml"
 P = ParamSpec("P")
 R = TypeVar("R")
 
