@@ -104,6 +104,9 @@ def generate_rows(
 
 
 def generate_key(prepare_key: str, reference_key: str | None, config: GenerateConfig) -> str:
+    """Hashes the parents, the model's identity (its train key, or its files) and the config."""
+    if not config.model:
+        raise PolyAlignError("generate.model is not set: give a model folder (--model or generate.model)")
     return artifacts.artifact_key(
         STAGE,
         STAGE_VERSION,
@@ -129,8 +132,6 @@ def generate_stage(
     The content is the generations file (`evaluate` reads it); `backend` replaces the one `config` names
     (tests pass a loaded one). The reference gives the cells' human lengths for `profile: sample`.
     """
-    if not config.model:
-        raise PolyAlignError("generate.model is not set: give a model folder (--model or generate.model)")
     parents = {
         "prepare": prepared.manifest["key"],
         "reference": reference.manifest["key"] if reference is not None else None,
