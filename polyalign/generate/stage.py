@@ -21,7 +21,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from polyalign import artifacts
 from polyalign.artifacts import Artifact
@@ -33,9 +33,6 @@ from polyalign.generate.backends import Backend, load_backend
 from polyalign.generate.config import GenerateConfig
 from polyalign.generate.plan import check_leaks, fit_prompt, plan_prompts
 from polyalign.reference.reference import HumanReference
-
-if TYPE_CHECKING:
-    from polyalign.pipeline import ReferenceArtifact
 
 STAGE, STAGE_VERSION = "generate", 1
 GENERATIONS_FILE = "generations.jsonl"
@@ -119,7 +116,7 @@ def generate_key(prepare_key: str, reference_key: str | None, config: GenerateCo
 
 def generate_stage(
     prepared: PreparedData,
-    reference: ReferenceArtifact | None,
+    reference: Artifact[Any] | None,
     config: GenerateConfig,
     *,
     root: Path,
@@ -130,17 +127,18 @@ def generate_stage(
     """Generate (or reuse) the responses of `config.model` to the prepared `config.split`.
 
     The content is the generations file (`evaluate` reads it); `backend` replaces the one `config` names
-    (tests pass a loaded one). The reference gives the cells' human lengths for `profile: sample`.
+    (tests pass a loaded one). The human reference, read from the reference artefact's folder, gives the
+    cells' human lengths for `profile: sample`.
     """
     parents = {
         "prepare": prepared.manifest["key"],
         "reference": reference.manifest["key"] if reference is not None else None,
     }
-    human = reference.reference if reference is not None else None
     key = generate_key(parents["prepare"], parents["reference"], config)
 
     def build(folder: Path) -> dict[str, Any]:
         records = prepared.splits[config.split]
+        human = HumanReference.load(reference.folder) if reference is not None else None
         rows, info = generate_rows(records, human, config, backend or load_backend(config))
         artifacts.write_jsonl(folder / GENERATIONS_FILE, rows)
         return {"model": model_identity(config.model), **info}

@@ -27,7 +27,7 @@ import time
 import typing
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from polyalign import artifacts
 from polyalign.artifacts import Artifact
@@ -35,9 +35,6 @@ from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
 from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
-
-if TYPE_CHECKING:
-    from polyalign.pipeline import ReferenceArtifact
 
 STAGE, STAGE_VERSION = "train", 1
 SUMMARY_FILE = "training_summary.json"
@@ -65,7 +62,7 @@ def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) 
 
 def train_stage(
     prepared: PreparedData,
-    reference: ReferenceArtifact | None,
+    reference: Artifact[Any] | None,
     config: TrainConfig,
     *,
     root: Path,
