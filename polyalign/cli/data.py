@@ -45,7 +45,7 @@ def prepare(
 ) -> None:
     """Load, normalise, deduplicate, bucket and split data; write the prepared dataset and bucket report."""
     from polyalign.data.corpora import corpus_sources
-    from polyalign.data.prepare import prepare
+    from polyalign.data.prepare import prepare as prepare_data  # the command shares its name
 
     cfg = load_config(config).prepare
     for spec in inputs or []:
@@ -55,7 +55,7 @@ def prepare(
     cfg.sources += corpus_sources(corpus, str(from_dir) if from_dir else None)
     if seed is not None:
         cfg.splits.seed = seed
-    data = prepare(cfg, out, force=force)
+    data = prepare_data(cfg, out, force=force)
     print_key("prepare", data.manifest["key"], data.reused)
     print_summary(data.manifest)
     print_buckets(data.report)
