@@ -27,20 +27,8 @@ from trl import SFTConfig, SFTTrainer
 from polyalign.data.config import PrepareConfig
 from polyalign.data.prepare import prepare
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
-from polyalign.train.config import TinyModelSettings
 from polyalign.train.data import records_to_dataset
-from polyalign.train.tiny import build_tiny_model, train_tokenizer
-
-# The tiny Qwen2 of ECOSYSTEM.md's speed table (hidden 256, 4 layers), fp32 on CPU.
-MODEL = TinyModelSettings(
-    vocab_size=2048,
-    hidden_size=256,
-    intermediate_size=688,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=2048,
-)
+from polyalign.train.tiny import SPEED_SIZE, build_tiny_model, train_tokenizer
 
 
 class StepTimer(TrainerCallback):
@@ -73,7 +61,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         records = prepare(PrepareConfig(), Path(tmp) / "prep", progress=False).splits["train"]
-        tokenizer = train_tokenizer([m.content for r in records[:2000] for m in r.messages], MODEL.vocab_size)
+        tokenizer = train_tokenizer(
+            [m.content for r in records[:2000] for m in r.messages], SPEED_SIZE.vocab_size
+        )
         profile = options.method == "bucket_sft"
         dataset, _ = records_to_dataset(records, profile, tokenizer=tokenizer, max_length=options.max_length)
         common = {
@@ -97,7 +87,7 @@ def main() -> None:
         def ours() -> tuple[BucketSFTTrainer, StepTimer]:
             timer = StepTimer()
             trainer = BucketSFTTrainer(
-                model=build_tiny_model(tokenizer, MODEL),
+                model=build_tiny_model(tokenizer, SPEED_SIZE),
                 args=BucketSFTConfig(**common, **balance),
                 train_dataset=dataset,
                 processing_class=tokenizer,
@@ -118,7 +108,7 @@ def main() -> None:
             if order is not None:
                 data, extra = dataset.select(order), {"train_sampling_strategy": "sequential"}
             trainer = SFTTrainer(
-                model=build_tiny_model(tokenizer, MODEL),
+                model=build_tiny_model(tokenizer, SPEED_SIZE),
                 args=SFTConfig(**common, **extra),
                 train_dataset=data,
                 processing_class=tokenizer,
@@ -140,7 +130,7 @@ def main() -> None:
     mean = {k: statistics.fmean(v) for k, v in times.items()}
     label = "Bucket-SFT" if profile else "our plain SFT"
     print(
-        f"model: Qwen2 hidden {MODEL.hidden_size}, {MODEL.num_hidden_layers} layers, fp32, "
+        f"model: Qwen2 hidden {SPEED_SIZE.hidden_size}, {SPEED_SIZE.num_hidden_layers} layers, fp32, "
         f"{torch.get_num_threads()} threads; batch {options.batch} x accumulation {options.accumulation}, "
         f"max_length {options.max_length}; {options.rounds} rounds x {options.steps} steps "
         f"({options.warmup} warm-up dropped per round)"

@@ -26,19 +26,9 @@ from transformers.trainer_callback import PrinterCallback
 
 from polyalign.data.prepare import prepare
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
-from polyalign.train.config import TinyModelSettings
 from polyalign.train.data import records_to_dataset
-from polyalign.train.tiny import build_tiny_model, train_tokenizer
+from polyalign.train.tiny import CURVES_SIZE, build_tiny_model, train_tokenizer
 
-MODEL = TinyModelSettings(
-    vocab_size=4096,
-    hidden_size=128,
-    intermediate_size=256,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=2048,
-)
 VARIANTS = {
     "sft": ({"bucket_balance": "none", "loss_normalization": "token"}, False),
     "bucket_sft": ({}, True),
@@ -84,7 +74,7 @@ def curves(
         **overrides,
     )
     trainer = BucketSFTTrainer(
-        model=build_tiny_model(tokenizer, MODEL),
+        model=build_tiny_model(tokenizer, CURVES_SIZE),
         args=args,
         train_dataset=train,
         eval_dataset=watch,
@@ -126,7 +116,7 @@ def main() -> None:
         counts = Counter(str(r.bucket) for r in records)
         ranked = sorted(counts, key=lambda b: (counts[b], b))
         watched = ranked[: options.smallest] + ranked[-2:]
-        tokenizer = train_tokenizer([m.content for r in records for m in r.messages], MODEL.vocab_size)
+        tokenizer = train_tokenizer([m.content for r in records for m in r.messages], CURVES_SIZE.vocab_size)
         results = {
             v: curves(options, records, watched, tokenizer, tmp, v) for v in options.variants.split(",")
         }
@@ -134,7 +124,8 @@ def main() -> None:
     lines = [
         f"# Per-bucket training loss, {origin} ({len(records)} train records, {len(counts)} buckets)",
         "",
-        f"Tiny Qwen2 (hidden {MODEL.hidden_size}, {MODEL.num_hidden_layers} layers, BPE {MODEL.vocab_size}), "
+        f"Tiny Qwen2 (hidden {CURVES_SIZE.hidden_size}, {CURVES_SIZE.num_hidden_layers} layers, "
+        f"BPE {CURVES_SIZE.vocab_size}), "
         f"batch {options.batch}, lr {options.lr} constant, {options.steps} steps, seed {options.seed}. "
         "Loss = mean token NLL of the response on the bucket's training examples.",
         "",

@@ -152,7 +152,7 @@ def run_stage(
         header["config"] = dataclasses.asdict(config)
     if in_place:
         if is_complete(folder):
-            (folder / MANIFEST).unlink()
+            (folder / MANIFEST).unlink(missing_ok=True)  # another rank may have removed it
         folder.mkdir(parents=True, exist_ok=True)
         manifest = {**header, **build(folder)}
         write_json(folder / MANIFEST, manifest)

@@ -1,7 +1,8 @@
-"""One function per stage after `prepare`: (config, input artefact) → output artefact, reused when complete.
+"""Chains the stages: prepare → reference → train (SFT and Bucket-SFT) → generate → evaluate → report.
 
-`full_run` chains them all: prepare → reference → train (SFT and Bucket-SFT) → generate → evaluate →
-report; `prepare_and_reference` is the upstream part every later command builds or reuses first.
+Each stage lives in its own package's `stage.py` and is reused when its artefact is complete; the caller
+resolves the artefact root once and passes it as `root`. `prepare_and_reference` is the upstream part
+every later command builds or reuses first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
-from polyalign.config import RunConfig, artifact_root, config_hash
+from polyalign.artifacts import Artifact
+from polyalign.config import RunConfig, config_hash
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
@@ -24,9 +26,7 @@ from polyalign.reference.report import ReferenceReport, build_reference_report
 if TYPE_CHECKING:
     from polyalign.evaluate.config import EvalConfig
     from polyalign.generate.config import GenerateConfig
-    from polyalign.generate.stage import GenerateArtifact
     from polyalign.train.config import TrainConfig
-    from polyalign.train.stage import TrainArtifact
 
 
 @dataclass
@@ -39,11 +39,16 @@ class ReferenceArtifact:
 
 
 def reference_stage(
-    prepared: PreparedData, config: ReferenceConfig, out: Path | None = None, *, force: bool = False
+    prepared: PreparedData,
+    config: ReferenceConfig,
+    *,
+    root: Path,
+    out: Path | None = None,
+    force: bool = False,
 ) -> ReferenceArtifact:
     """Build the bucket references from the train split and score the held-out humans for the floor."""
     key = reference_key(prepared.manifest["key"], config)
-    folder = out or artifact_root() / STAGE / key
+    folder = out or root / STAGE / key
     if not force and artifacts.holds(folder, key):
         return _load_reference_artifact(folder)
     source = {"prepare_key": prepared.manifest["key"], "prepare_folder": str(prepared.folder)}
@@ -75,39 +80,6 @@ def _load_reference_artifact(folder: Path) -> ReferenceArtifact:
     )
 
 
-def train_stage(
-    prepared: PreparedData,
-    reference: ReferenceArtifact | None,
-    config: TrainConfig,
-    out: Path | None = None,
-    *,
-    resume: bool = False,
-    force: bool = False,
-) -> TrainArtifact:
-    """SFT or Bucket-SFT (`polyalign.train.stage`); torch and TRL are imported only when it runs."""
-    from polyalign.train.stage import train_stage as run_train
-
-    reference_key = reference.manifest["key"] if reference is not None else None
-    return run_train(prepared, config, reference_key, out, resume=resume, force=force)
-
-
-def generate_stage(
-    prepared: PreparedData,
-    reference: ReferenceArtifact | None,
-    config: GenerateConfig,
-    out: Path | None = None,
-    *,
-    force: bool = False,
-) -> GenerateArtifact:
-    """Generations of one model on the full prepared split with the shared decoding config."""
-    from polyalign.generate.stage import generate_stage as run_generate
-
-    reference_key = reference.manifest["key"] if reference else None
-    parents = {"prepare": prepared.manifest["key"], "reference": reference_key}
-    human = reference.reference if reference is not None else None
-    return run_generate(prepared.splits[config.split], human, config, parents=parents, out=out, force=force)
-
-
 @dataclass
 class EvaluateArtifact:
     folder: Path
@@ -124,6 +96,7 @@ def evaluate_stage(
     *,
     human: str | None = None,
     name: str | None = None,
+    root: Path,
     out: Path | None = None,
     force: bool = False,
 ) -> EvaluateArtifact:
@@ -151,7 +124,7 @@ def evaluate_stage(
         suite.STAGE, suite.STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
         config_hash(config), name,
     )  # fmt: skip
-    folder = out or artifact_root() / suite.STAGE / key
+    folder = out or root / suite.STAGE / key
     if not force and artifacts.holds(folder, key):
         results, _ = suite.load_results(folder)
         return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
@@ -160,7 +133,7 @@ def evaluate_stage(
         records, gens, reference.reference, config,
         edges={lang: list(e) for lang, e in prepared.report.edges.items()},
         train_records=prepared.splits["train"], embedder=embedder, name=name,
-        cache_dir=artifact_root() / "embeddings",
+        cache_dir=root / "embeddings",
     )  # fmt: skip
     manifest = {
         **artifacts.manifest_header(suite.STAGE, suite.STAGE_VERSION, key),
@@ -180,46 +153,54 @@ def evaluate_stage(
 
 
 def prepare_and_reference(
-    config: RunConfig, *, force: bool = False, progress: bool = True
+    config: RunConfig, *, root: Path, force: bool = False, progress: bool = True
 ) -> tuple[PreparedData, ReferenceArtifact]:
     """The upstream stages, each reused when its artefact is complete."""
     prepared = prepare(config.prepare, force=force, progress=progress)
-    return prepared, reference_stage(prepared, config.reference, force=force)
+    reference = reference_stage(prepared, config.reference, root=root, force=force)
+    return prepared, reference
 
 
 @dataclass
 class FullRun:
     prepared: PreparedData
     reference: ReferenceArtifact
-    models: dict[str, TrainArtifact]
+    models: dict[str, Artifact[dict[str, Any]]]
+    generations: dict[str, Artifact[Path]]
     evaluations: dict[str, EvaluateArtifact]
     report: dict[str, Path]
 
 
 def full_run(
-    config: RunConfig, methods: tuple[str, ...] = ("sft", "bucket_sft"), *, force: bool = False
+    config: RunConfig, methods: tuple[str, ...] = ("sft", "bucket_sft"), *, root: Path, force: bool = False
 ) -> FullRun:
     """Every stage for each method, compared like for like: same data, decoding settings and test set.
 
     Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
     sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
     """
+    from polyalign.generate.stage import generate_stage
     from polyalign.report.render import build_report
+    from polyalign.train.stage import train_stage
 
-    prepared, reference = prepare_and_reference(config, force=force)
-    models, evaluations = {}, {}
+    prepared, reference = prepare_and_reference(config, root=root, force=force)
+    models, generations, evaluations = {}, {}, {}
     for method in methods:
         train_config = dataclasses.replace(config.train, method=method)
-        models[method] = train_stage(prepared, reference, train_config, force=force)
-        profile = config.generate.profile if train_config.use_profile else "off"
-        generate_config = dataclasses.replace(
-            config.generate, model=str(models[method].folder), profile=profile
+        model = train_stage(prepared, reference, train_config, root=root, force=force)
+        generate_config = _generate_config(config, train_config, model)
+        generated = generate_stage(prepared, reference, generate_config, root=root, force=force)
+        evaluated = evaluate_stage(
+            prepared, reference, config.evaluate, generated.content, name=method, root=root, force=force
         )
-        generations = generate_stage(prepared, reference, generate_config, force=force)
-        evaluations[method] = evaluate_stage(
-            prepared, reference, config.evaluate, generations.file, name=method, force=force
-        )
+        models[method], generations[method], evaluations[method] = model, generated, evaluated
     keys = [e.manifest["key"] for e in evaluations.values()]
-    out = artifact_root() / "report" / artifacts.artifact_key("report", 1, *keys)
+    out = root / "report" / artifacts.artifact_key("report", 1, *keys)
     report = build_report([e.folder for e in evaluations.values()], out)
-    return FullRun(prepared, reference, models, evaluations, report)
+    return FullRun(prepared, reference, models, generations, evaluations, report)
+
+
+def _generate_config(config: RunConfig, train: TrainConfig, model: Artifact[Any]) -> GenerateConfig:
+    """The shared decoding settings for one trained model: with the profile only if it trained with one."""
+    profile = config.generate.profile if train.use_profile else "off"
+    return dataclasses.replace(config.generate, model=str(model.folder), profile=profile)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,12 @@ def test_run_on_the_offline_default(artifact_home: Path) -> None:
         assert len(list(artifact_home.glob(f"{stage}/*/manifest.json"))) == expected, stage
     (html,) = artifact_home.glob("report/*/report.html")
     assert "bucket_sft" in html.read_text(encoding="utf-8")
+    keys = [line for line in result.output.splitlines() if "artefact key" in line]
+    assert len(keys) == 2 + 3 * 2  # prepare, reference; train, generate and evaluate per method
+    assert result.output.index("artefact key") < result.output.index("reconciles")  # keys first
     again = runner.invoke(app, ["run"])  # every stage is reused
     assert again.exit_code == 0 and "comparison report" in again.output
+    assert again.output.count("(reused") == len(keys)
 
 
 def test_prepare_inputs_with_flags_and_buckets_command(tmp_path: Path) -> None:
@@ -45,8 +51,11 @@ def test_prepare_inputs_with_flags_and_buckets_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "unparsable_json 1" in result.output
     assert "en|single|qa_search|short" in result.output
+    key = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["key"]
+    assert result.output.index(f"prepare artefact key {key}") < result.output.index("reconciles")
     shown = runner.invoke(app, ["buckets", str(out)])
     assert shown.exit_code == 0 and "en|single|qa_search|short" in shown.output
+    assert shown.output.startswith(f"prepare artefact key {key}")
 
 
 def test_user_errors_are_one_clear_line(tmp_path: Path) -> None:
@@ -69,6 +78,17 @@ def test_user_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert bad_type.exit_code == 2 and "expected int" in bad_type.output
 
 
+def test_module_entry_point_lists_every_command_group() -> None:
+    """`python -m polyalign` runs the app assembled from the `polyalign.cli` modules."""
+    result = subprocess.run(
+        [sys.executable, "-m", "polyalign", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("prepare", "run", "fixture", "buckets", "data", "reference", "train", "generate",
+                    "evaluate", "report", "judge"):  # fmt: skip
+        assert f" {command} " in result.stdout, command
+
+
 def test_fixture_command(tmp_path: Path) -> None:
     result = runner.invoke(app, ["fixture", str(tmp_path / "f.jsonl")])
     assert result.exit_code == 0 and "synthetic" in result.output
@@ -81,6 +101,8 @@ def test_reference_build_score_and_critic(tmp_path: Path) -> None:
     built = runner.invoke(app, ["reference", "build", str(prepared), "-o", str(reference)])
     assert built.exit_code == 0, built.output
     assert (reference / "reference.json").is_file() and (reference / "report.md").is_file()
+    key = json.loads((reference / "manifest.json").read_text(encoding="utf-8"))["key"]
+    assert built.output.startswith(f"reference artefact key {key}")
 
     test_records = (prepared / "test.jsonl").read_text(encoding="utf-8")
     scored = runner.invoke(app, ["reference", "score", str(reference), str(prepared / "test.jsonl"), "-o",

@@ -18,8 +18,8 @@ import pytest
 from test_corpora_native_rows import NATIVE, Case
 from typer.testing import CliRunner
 
-from polyalign import cli
 from polyalign.cli import app
+from polyalign.cli.console import console
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.corpora import (
     GROUPS,
@@ -317,7 +317,7 @@ def test_cli_prepare_corpus_from_dir(hub_copy: Path, tmp_path: Path) -> None:
 
 
 def test_data_list_shows_every_corpus_with_its_cell(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.console, "width", 250)
+    monkeypatch.setattr(console, "width", 250)
     result = runner.invoke(app, ["data", "list"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -330,7 +330,7 @@ def test_data_list_shows_every_corpus_with_its_cell(monkeypatch: pytest.MonkeyPa
 
 
 def test_data_show_prints_the_whole_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli.console, "width", 250)
+    monkeypatch.setattr(console, "width", 250)
     result = runner.invoke(app, ["data", "show", "oasst2_zh"])
     assert result.exit_code == 0, result.output
     for text in (

@@ -10,20 +10,16 @@ import types
 import pytest
 from eval_helpers import small_fixture
 
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Message
 from polyalign.errors import ConfigError
 from polyalign.evaluate.suite import read_generations
+from polyalign.generate.backends import TransformersBackend, VLLMBackend
 from polyalign.generate.config import DecodingConfig, GenerateConfig
-from polyalign.generate.stage import (
-    LeakError,
-    PromptPlan,
-    TransformersBackend,
-    VLLMBackend,
-    check_leaks,
-    generate_rows,
-    generate_stage,
-    plan_prompts,
-)
+from polyalign.generate.plan import LeakError, PromptPlan, check_leaks, plan_prompts
+from polyalign.generate.stage import generate_rows, generate_stage
+from polyalign.pipeline import reference_stage
+from polyalign.reference.config import ReferenceConfig
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.tiny import build_tiny
 
@@ -45,12 +41,18 @@ def _config(model: str, **overrides) -> GenerateConfig:
     return GenerateConfig(model=model, decoding=DecodingConfig(max_new_tokens=4), batch_size=4, **overrides)
 
 
-def test_generation_rows_carry_prompt_profile_decoding_and_model(setup, tmp_path):
-    prepared, reference, model = setup
+def test_generation_rows_carry_prompt_profile_decoding_and_model(setup, artifact_home):
+    prepared, _, model = setup
     records = sorted(prepared.splits["test"], key=lambda r: r.id)[:6]
-    parents = {"prepare": "p", "reference": "r"}
-    artifact = generate_stage(records, reference, _config(model), parents=parents, out=tmp_path / "gen")
-    rows = [json.loads(line) for line in artifact.file.read_text().splitlines()]
+    prepared = dataclasses.replace(prepared, splits={**prepared.splits, "test": records})
+    reference = reference_stage(prepared, ReferenceConfig(), root=artifact_home)
+    artifact = generate_stage(prepared, reference, _config(model), root=artifact_home)
+    assert artifact.folder == artifact_home / "generate" / artifact.key
+    assert artifact.manifest["parents"] == {
+        "prepare": prepared.manifest["key"],
+        "reference": reference.manifest["key"],
+    }
+    rows = [json.loads(line) for line in artifact.content.read_text().splitlines()]
     assert [r["id"] for r in rows] == [r.id for r in records]
     first = rows[0]
     assert first["prompt"].startswith("<|im_start|>system\nResponse profile")
@@ -63,8 +65,8 @@ def test_generation_rows_carry_prompt_profile_decoding_and_model(setup, tmp_path
     generations = read_generations(artifact.folder)  # the evaluator reads the artefact folder as it is
     assert set(generations.responses) == {r.id for r in records}
     assert generations.provenance["generate"]["key"] == artifact.manifest["key"]
-    again = generate_stage(records, reference, _config(model), parents=parents, out=tmp_path / "gen")
-    assert again.reused
+    again = generate_stage(prepared, reference, _config(model), root=artifact_home)
+    assert again.reused and again.content == artifact.content
 
 
 def test_profiles_are_shared_by_methods_and_never_read_the_gold(setup):
@@ -74,9 +76,8 @@ def test_profiles_are_shared_by_methods_and_never_read_the_gold(setup):
     a = plan_prompts(records, reference, _config("model-a"))
     b = plan_prompts(list(reversed(records)), reference, _config("model-b"))
     assert [p.profile for p in a] == [p.profile for p in b]
-    mutated = [
-        dataclasses.replace(r, length_units=1, length_bin="short", bucket="x|y|z|short") for r in records
-    ]
+    wrong = str(BucketKey("x", "y", "z", "short"))
+    mutated = [dataclasses.replace(r, length_units=1, length_bin="short", bucket=wrong) for r in records]
     assert [p.profile for p in plan_prompts(mutated, reference, _config("m"))] == [p.profile for p in a]
     off = plan_prompts(records, reference, _config("m", profile="off"))
     assert all(p.profile is None for p in off)

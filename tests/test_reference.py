@@ -74,13 +74,13 @@ def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: P
     )
 
 
-def test_stage_writes_report_and_is_reused(fixture_data: PreparedData) -> None:
-    first = reference_stage(fixture_data, ReferenceConfig())
+def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, artifact_home: Path) -> None:
+    first = reference_stage(fixture_data, ReferenceConfig(), root=artifact_home)
     assert (first.folder / "report.md").is_file() and (first.folder / "manifest.json").is_file()
     assert first.manifest["parents"]["prepare"] == fixture_data.manifest["key"]
     heldout = [row for row in first.report.rows if row.heldout_n]
     assert heldout and all(0 <= row.heldout_mean < 0.5 for row in heldout)
-    again = reference_stage(fixture_data, ReferenceConfig())
+    again = reference_stage(fixture_data, ReferenceConfig(), root=artifact_home)
     assert again.reused and again.report == first.report
 
 

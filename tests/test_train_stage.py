@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY, fixture_train, unequal_records
+from train_helpers import TEST_SIZE, fixture_train, unequal_records
 from typer.testing import CliRunner
 
+from polyalign.artifacts import Artifact
 from polyalign.cli import app
 from polyalign.config import RunConfig, load_yaml_config
 from polyalign.data.config import PrepareConfig
@@ -36,7 +37,7 @@ def small_prepared(tmp_path: Path):
 
 
 def config(**overrides) -> TrainConfig:
-    tiny = dataclasses.replace(TINY, tokenizer_texts=24)
+    tiny = dataclasses.replace(TEST_SIZE, tokenizer_texts=24)
     return TrainConfig(tiny=tiny, **{"args": dict(FAST_ARGS), **overrides})
 
 
@@ -72,8 +73,11 @@ def test_stage_writes_a_loadable_model_folder_and_reuses_it(tmp_path: Path) -> N
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     prepared = small_prepared(tmp_path)
-    artifact = train_stage(prepared, config(lora=LoraSettings(r=4)), reference_key="ref123")
+    reference = Artifact(tmp_path / "reference", {"key": "ref123"}, None)  # only its key is read
+    root = tmp_path / "home"
+    artifact = train_stage(prepared, reference, config(lora=LoraSettings(r=4)), root=root)
     folder = artifact.folder
+    assert folder == root / "train" / artifact.key and not artifact.reused
     for name in (
         "config.json",
         "model.safetensors",
@@ -86,6 +90,7 @@ def test_stage_writes_a_loadable_model_folder_and_reuses_it(tmp_path: Path) -> N
     ):
         assert (folder / name).is_file(), name
     summary = json.loads((folder / "training_summary.json").read_text())
+    assert summary == artifact.content
     assert summary["method"] == "bucket_sft" and summary["profile"] and summary["global_step"] == 2
     assert set(summary["effective_mass"]) == set(summary["buckets"]) and summary["train_loss_curves"]
     assert artifact.manifest["parents"] == {"prepare": prepared.manifest["key"], "reference": "ref123"}
@@ -94,19 +99,19 @@ def test_stage_writes_a_loadable_model_folder_and_reuses_it(tmp_path: Path) -> N
     assert model.config.vocab_size == len(tokenizer) and tokenizer.chat_template
     resolved = json.loads((folder / "train_config.json").read_text())
     assert resolved["trainer_args"]["bucket_balance"] == "sampling" and resolved["train"]["lora"]["r"] == 4
-    again = train_stage(prepared, config(lora=LoraSettings(r=4)), reference_key="ref123")
-    assert again.reused and again.folder == folder
+    again = train_stage(prepared, reference, config(lora=LoraSettings(r=4)), root=root)
+    assert again.reused and again.folder == folder and again.content == summary
 
 
 @pytest.mark.slow
 def test_stage_resumes_from_the_last_checkpoint(tmp_path: Path) -> None:
     prepared = small_prepared(tmp_path)
     out = tmp_path / "model"
-    train_stage(prepared, config(), out=out)
+    train_stage(prepared, None, config(), root=tmp_path, out=out)
     assert (out / "checkpoints" / "checkpoint-2").is_dir()
     longer = config(args={**FAST_ARGS, "max_steps": 4})  # another key: the folder is trained again
-    artifact = train_stage(prepared, longer, out=out, resume=True)
-    assert artifact.summary["resumed_from"] == "checkpoint-2" and artifact.summary["global_step"] == 4
+    artifact = train_stage(prepared, None, longer, root=tmp_path, out=out, resume=True)
+    assert artifact.content["resumed_from"] == "checkpoint-2" and artifact.content["global_step"] == 4
     steps = [e["step"] for e in json.loads((out / "log_history.json").read_text()) if "loss" in e]
     assert steps == [1, 2, 3, 4]  # the first two steps come from the checkpoint's log history
 

@@ -15,17 +15,8 @@ from typing import Any
 from polyalign.data.config import PrepareConfig
 from polyalign.data.prepare import prepare
 from polyalign.data.records import Record
-from polyalign.train.config import TinyModelSettings
+from polyalign.train.tiny import TEST_SIZE
 
-TINY = TinyModelSettings(
-    vocab_size=512,
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    num_key_value_heads=1,
-    max_position_embeddings=1024,
-)
 # Four single-turn buckets of short answers with unequal sizes: at τ = 0 each gets 6 draws of 24.
 SIZES = {
     "en|single|open_chat|short": 2,
@@ -62,7 +53,7 @@ def tokenizer() -> Any:
     from polyalign.train.tiny import train_tokenizer
 
     texts = [m.content for r in fixture_train()[:400] for m in r.messages]
-    return train_tokenizer(texts, TINY.vocab_size)
+    return train_tokenizer(texts, TEST_SIZE.vocab_size)
 
 
 def model(seed: int = 0) -> Any:
@@ -70,7 +61,7 @@ def model(seed: int = 0) -> Any:
 
     from polyalign.train.tiny import build_tiny_model
 
-    return build_tiny_model(tokenizer(), replace(TINY, seed=seed))
+    return build_tiny_model(tokenizer(), replace(TEST_SIZE, seed=seed))
 
 
 def sft_args(output_dir: Path, **overrides: Any) -> dict[str, Any]:

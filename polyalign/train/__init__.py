@@ -4,11 +4,12 @@ Modules (importing this package loads neither torch nor TRL; `config` stays ligh
 configuration imports it):
 
 - `config`     the `train:` section of a run config (method, model, profile, LoRA, trainer arguments)
-- `profile`    the response-profile system prompt (EN/ZH) and the inference-time length choice
 - `losses`     pure tensor functions: per-example NLL sums, the bucket-weighted SFT loss and its mass
 - `sampling`   bucket plan (target mass ∝ n_b^τ, clipped ratios with mean 1) and the bucket sampler
 - `bucket_sft` `BucketSFTConfig(SFTConfig)` and `BucketSFTTrainer(SFTTrainer)`
 - `data`       project records → TRL conversational prompt/completion rows with a `bucket` column
-- `tiny`       an offline byte-level BPE tokenizer with a chat template and a tiny Qwen2 model
-- `stage`      prepared data + config → model folder (weights, tokenizer, config, training summary)
+- `tiny`       an offline byte-level BPE tokenizer with a chat template and a tiny Qwen2 model, and the
+               named sizes the tests and benchmarks share
+- `stage`      prepared data + reference key + config → model folder (weights, tokenizer, config,
+               training summary), built in place through `artifacts.run_stage`
 """

@@ -1,7 +1,7 @@
 """Stage `train`: prepared data (+ human reference) + `TrainConfig` → a model folder.
 
 Reads the train split of a prepare artefact (and the key of the reference artefact, which inference uses
-to sample profile lengths). Writes `$POLYALIGN_HOME/train/<key>` (or `--out`):
+to sample profile lengths). Writes `<root>/train/<key>` (or `out`):
 
     config.json, model.safetensors, generation_config.json   the trained model (LoRA: merged), save_pretrained
     tokenizer.json, tokenizer_config.json, chat_template.jinja
@@ -12,9 +12,9 @@ to sample profile lengths). Writes `$POLYALIGN_HOME/train/<key>` (or `--out`):
     checkpoints/             trainer checkpoints (resume with `resume=True`)
     manifest.json            written last: the folder is complete
 
-Training cannot be staged in a temporary folder (its checkpoints must survive a crash to be resumed), so
-completion is marked by the manifest alone: a folder without one is incomplete and is trained again,
-from its last checkpoint when asked to resume.
+Training builds in place (`artifacts.run_stage(in_place=True)`): its checkpoints must survive a crash to
+be resumed, so completion is marked by the manifest alone: a folder without one is incomplete and is
+trained again, from its last checkpoint when asked to resume.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import shutil
 import time
 import typing
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from polyalign import artifacts
-from polyalign.config import artifact_root, config_hash
+from polyalign.artifacts import Artifact
+from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
 from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
@@ -54,14 +54,6 @@ STAGE_DEFAULTS: dict[str, Any] = {
 TINY_DEFAULTS: dict[str, Any] = {"learning_rate": 1e-3}  # a randomly initialised tiny model needs a high lr
 
 
-@dataclass
-class TrainArtifact:
-    folder: Path
-    manifest: dict[str, Any]
-    summary: dict[str, Any]
-    reused: bool = False
-
-
 def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) -> str:
     return artifacts.artifact_key(
         STAGE, STAGE_VERSION, prepare_key, reference_key or "-", config_hash(config)
@@ -70,23 +62,40 @@ def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) 
 
 def train_stage(
     prepared: PreparedData,
+    reference: Artifact[Any] | None,
     config: TrainConfig,
-    reference_key: str | None = None,
-    out: Path | None = None,
     *,
+    root: Path,
+    out: Path | None = None,
     resume: bool = False,
     force: bool = False,
-) -> TrainArtifact:
-    """Train (or reuse) the model of `config` on `prepared.splits['train']`."""
-    key = train_key(prepared.manifest["key"], reference_key, config)
-    folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.holds(folder, key):
-        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-        return TrainArtifact(folder, artifacts.read_manifest(folder), summary, reused=True)
-    if artifacts.is_complete(folder):
-        (folder / artifacts.MANIFEST).unlink(missing_ok=True)  # retraining: incomplete until the end
-    folder.mkdir(parents=True, exist_ok=True)
+) -> Artifact[dict[str, Any]]:
+    """Train (or reuse) the model of `config` on `prepared.splits['train']`; the content is the summary.
 
+    Only the reference's key is read: it names the profile lengths inference will sample from.
+    """
+    reference_key = reference.manifest["key"] if reference is not None else None
+    key = train_key(prepared.manifest["key"], reference_key, config)
+    return artifacts.run_stage(
+        STAGE,
+        STAGE_VERSION,
+        key,
+        out or root / STAGE / key,
+        lambda folder: _train(prepared, config, folder, resume),
+        _load_summary,
+        parents={"prepare": prepared.manifest["key"], "reference": reference_key},
+        config=config,
+        force=force,
+        in_place=True,  # checkpoints must survive a crash to be resumed
+    )
+
+
+def _load_summary(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+
+
+def _train(prepared: PreparedData, config: TrainConfig, folder: Path, resume: bool) -> dict[str, Any]:
+    """Train into `folder` (from its last checkpoint when resuming); the main process saves the model."""
     from polyalign.train.bucket_sft import BucketSFTTrainer
     from polyalign.train.data import records_to_dataset
 
@@ -125,21 +134,12 @@ def train_stage(
     }
     if trainer.is_world_process_zero():
         _save(trainer, tokenizer, config, args, folder, summary)
-        manifest = {
-            **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-            "parents": {"prepare": prepared.manifest["key"], "reference": reference_key},
-            "config_hash": config_hash(config),
-            "config": dataclasses.asdict(config),
-        }
-        artifacts.write_json(folder / artifacts.MANIFEST, manifest)
-    trainer.accelerator.wait_for_everyone()
-    return TrainArtifact(folder, artifacts.read_manifest(folder), summary)
+    trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
+    return {}
 
 
 def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False) -> Any:
     """`BucketSFTConfig` from stage defaults, then `config.args`, then the method preset; strict keys."""
-    import torch
-
     from polyalign.train.bucket_sft import BucketSFTConfig
 
     fields = {f.name: f for f in dataclasses.fields(BucketSFTConfig) if f.init}
@@ -147,9 +147,7 @@ def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False
     if unknown:
         hints = {k: difflib.get_close_matches(k, fields, n=3) for k in unknown}
         raise ConfigError(f"train.args: unknown BucketSFTConfig field(s) {unknown}; close matches: {hints}")
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    cuda = {"bf16": bf16, "dataloader_pin_memory": torch.cuda.is_available()}  # TRL: bf16 even on CPU
-    values = {**STAGE_DEFAULTS, **cuda, **(TINY_DEFAULTS if tiny else {})}
+    values = {**STAGE_DEFAULTS, **device_settings(), **(TINY_DEFAULTS if tiny else {})}
     hints = typing.get_type_hints(BucketSFTConfig)
     values.update({k: _coerce_number(hints[k], v, k) for k, v in config.args.items()})
     if config.method == "sft":
@@ -158,6 +156,18 @@ def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False
         return BucketSFTConfig(output_dir=str(output_dir), seed=config.seed, **values)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"train.args: {error}") from None
+
+
+def device_settings() -> dict[str, bool]:
+    """bf16 and pinned memory when CUDA offers them (TRL's default is bf16 even on CPU).
+
+    Read from the machine, not from the config: the train key does not hold the precision yet, so a
+    CPU- and a GPU-trained model share a key (issue 9, cache identity).
+    """
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {"bf16": cuda and torch.cuda.is_bf16_supported(), "dataloader_pin_memory": cuda}
 
 
 def _coerce_number(hint: Any, value: Any, key: str) -> Any:

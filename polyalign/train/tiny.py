@@ -19,6 +19,38 @@ if TYPE_CHECKING:
 EOS, IM_START, IM_END, PAD = "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"
 SPECIAL_TOKENS = (EOS, IM_START, IM_END, PAD)
 
+# Named sizes shared by the tests and the benchmarks (one definition each; `dataclasses.replace` to vary).
+# TEST: the smallest model that still trains visibly in a few CPU steps.
+TEST_SIZE = TinyModelSettings(
+    vocab_size=512,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    max_position_embeddings=1024,
+)
+# CURVES: large enough that per-bucket loss curves separate over a few hundred steps (bucket_curves.py).
+CURVES_SIZE = TinyModelSettings(
+    vocab_size=4096,
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+)
+# SPEED: the tiny Qwen2 of ECOSYSTEM.md's speed table (hidden 256, 4 layers), timed by bench_train.py.
+SPEED_SIZE = TinyModelSettings(
+    vocab_size=2048,
+    hidden_size=256,
+    intermediate_size=688,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+)
+
 # ChatML, as Qwen uses it. `{% generation %}` marks the assistant tokens so that TRL's
 # `assistant_only_loss` works too; the prompt rendered with `add_generation_prompt` is a token prefix of
 # prompt + completion (the completion starts right after "<|im_start|>assistant\n").

