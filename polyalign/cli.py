@@ -262,10 +262,14 @@ def reference_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Build per-bucket human references from the train split; report the held-out human floor."""
+    from polyalign.config import artifact_root
     from polyalign.data.prepare import PreparedData
-    from polyalign.pipeline import reference_stage
+    from polyalign.reference.stage import reference_stage
 
-    artifact = reference_stage(PreparedData.load(prepared), _load_config(config).reference, out, force=force)
+    reference_config = _load_config(config).reference
+    artifact = reference_stage(
+        PreparedData.load(prepared), reference_config, root=artifact_root(), out=out, force=force
+    )
     _print_reference(artifact)
     console.print(f"human reference and its report: [bold]{artifact.folder}[/]")
 
@@ -355,7 +359,7 @@ def _print_reference(artifact: Any) -> None:
     for column, justify in (("bucket", "left"), ("ref", "left"), ("n", "right"), ("n out", "right"),
                             ("mean d", "right"), ("q90 d", "right")):  # fmt: skip
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in artifact.report.rows:
+    for row in artifact.content.report.rows:
         reference = "own" if row.reference == row.bucket else "cell"
         mean = "n/a" if row.heldout_mean is None else f"{row.heldout_mean:.3f}"
         q90 = "n/a" if row.heldout_q90 is None else f"{row.heldout_q90:.3f}"

@@ -7,7 +7,6 @@ report; `prepare_and_reference` is the upstream part every later command builds 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,10 +15,7 @@ from polyalign import artifacts
 from polyalign.config import RunConfig, artifact_root, config_hash
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
-from polyalign.reference.config import ReferenceConfig
-from polyalign.reference.embedders import load_embedder
-from polyalign.reference.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
-from polyalign.reference.report import ReferenceReport, build_reference_report
+from polyalign.reference.stage import ReferenceArtifact, reference_stage
 
 if TYPE_CHECKING:
     from polyalign.evaluate.config import EvalConfig
@@ -27,52 +23,6 @@ if TYPE_CHECKING:
     from polyalign.generate.stage import GenerateArtifact
     from polyalign.train.config import TrainConfig
     from polyalign.train.stage import TrainArtifact
-
-
-@dataclass
-class ReferenceArtifact:
-    folder: Path
-    manifest: dict[str, Any]
-    reference: HumanReference
-    report: ReferenceReport
-    reused: bool = False
-
-
-def reference_stage(
-    prepared: PreparedData, config: ReferenceConfig, out: Path | None = None, *, force: bool = False
-) -> ReferenceArtifact:
-    """Build the bucket references from the train split and score the held-out humans for the floor."""
-    key = reference_key(prepared.manifest["key"], config)
-    folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.holds(folder, key):
-        return _load_reference_artifact(folder)
-    source = {"prepare_key": prepared.manifest["key"], "prepare_folder": str(prepared.folder)}
-    embedder = load_embedder(config.embedder) if config.embedder else None
-    reference = build_reference(prepared.splits["train"], config, source, embedder)
-    all_buckets = [str(r.bucket) for split in prepared.splits.values() for r in split]
-    report = build_reference_report(reference, all_buckets, {s: prepared.splits[s] for s in ("val", "test")})
-    manifest = {
-        **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-        "parents": {"prepare": prepared.manifest["key"]},
-        "config_hash": config_hash(config),
-        "config": dataclasses.asdict(config),
-        "feature_names": list(reference.feature_names),
-        "references": {"buckets": sum(s.level == "bucket" for s in reference.stats.values()),
-                       "cells": sum(s.level == "cell" for s in reference.stats.values())},
-    }  # fmt: skip
-    with artifacts.atomic_folder(folder) as staging:
-        reference.save(staging)
-        artifacts.write_json(staging / "report.json", report.to_json())
-        (staging / "report.md").write_text(report.to_markdown(), encoding="utf-8")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
-    return ReferenceArtifact(folder, manifest, reference, report)
-
-
-def _load_reference_artifact(folder: Path) -> ReferenceArtifact:
-    report = ReferenceReport.from_json(json.loads((folder / "report.json").read_text(encoding="utf-8")))
-    return ReferenceArtifact(
-        folder, artifacts.read_manifest(folder), HumanReference.load(folder), report, reused=True
-    )
 
 
 def train_stage(
@@ -104,7 +54,7 @@ def generate_stage(
 
     reference_key = reference.manifest["key"] if reference else None
     parents = {"prepare": prepared.manifest["key"], "reference": reference_key}
-    human = reference.reference if reference is not None else None
+    human = reference.content.reference if reference is not None else None
     return run_generate(prepared.splits[config.split], human, config, parents=parents, out=out, force=force)
 
 
@@ -157,7 +107,7 @@ def evaluate_stage(
         return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
     embedder = load_embedder(config.embedder) if config.embedder else None
     result = suite.evaluate_generations(
-        records, gens, reference.reference, config,
+        records, gens, reference.content.reference, config,
         edges={lang: list(e) for lang, e in prepared.report.edges.items()},
         train_records=prepared.splits["train"], embedder=embedder, name=name,
         cache_dir=artifact_root() / "embeddings",
@@ -184,7 +134,7 @@ def prepare_and_reference(
 ) -> tuple[PreparedData, ReferenceArtifact]:
     """The upstream stages, each reused when its artefact is complete."""
     prepared = prepare(config.prepare, force=force, progress=progress)
-    return prepared, reference_stage(prepared, config.reference, force=force)
+    return prepared, reference_stage(prepared, config.reference, root=artifact_root(), force=force)
 
 
 @dataclass

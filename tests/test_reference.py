@@ -10,12 +10,12 @@ import pytest
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
-from polyalign.pipeline import reference_stage
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
 from polyalign.reference.embedders import HashingEmbedder
 from polyalign.reference.features import FEATURE_INDEX
 from polyalign.reference.reference import HumanReference, LeakError, build_reference, scale_floors
+from polyalign.reference.stage import reference_stage
 from polyalign.reference.support import SupportScorer
 
 TEMPLATE = {"en": "Sure! Here is a clear answer:\n\n- {x}\n- I hope this helps!",
@@ -74,14 +74,16 @@ def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: P
     )
 
 
-def test_stage_writes_report_and_is_reused(fixture_data: PreparedData) -> None:
-    first = reference_stage(fixture_data, ReferenceConfig())
+def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, tmp_path: Path) -> None:
+    first = reference_stage(fixture_data, ReferenceConfig(), root=tmp_path)
+    assert first.folder == tmp_path / "reference" / first.key and not first.reused
     assert (first.folder / "report.md").is_file() and (first.folder / "manifest.json").is_file()
     assert first.manifest["parents"]["prepare"] == fixture_data.manifest["key"]
-    heldout = [row for row in first.report.rows if row.heldout_n]
+    heldout = [row for row in first.content.report.rows if row.heldout_n]
     assert heldout and all(0 <= row.heldout_mean < 0.5 for row in heldout)
-    again = reference_stage(fixture_data, ReferenceConfig())
-    assert again.reused and again.report == first.report
+    again = reference_stage(fixture_data, ReferenceConfig(), root=tmp_path)
+    assert again.reused and again.content.report == first.content.report
+    assert again.manifest == first.manifest and again.content.reference.stats == first.content.reference.stats
 
 
 def test_perturbed_fixture_responses_score_higher(fixture_data: PreparedData) -> None:

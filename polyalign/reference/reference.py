@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.config import config_hash, from_mapping
+from polyalign.config import from_mapping
 from polyalign.data.buckets import parent_cell
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
@@ -28,7 +28,6 @@ from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import FEATURE_NAMES, FEATURES, extract
 
-STAGE, STAGE_VERSION = "reference", 1
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 REFERENCE_FILE = "reference.json"
 EMBEDDINGS_FILE = "embeddings.npy"
@@ -231,7 +230,3 @@ def scale_floors(median_units: float) -> np.ndarray:
     return np.array(
         [1.0 if f.kind == "count" else per_unit if f.kind == "rate" else f.floor for f in FEATURES]
     )
-
-
-def reference_key(prepare_key: str, config: ReferenceConfig) -> str:
-    return artifacts.artifact_key(STAGE, STAGE_VERSION, prepare_key, config_hash(config))
