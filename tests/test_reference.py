@@ -13,10 +13,16 @@ from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
 from polyalign.reference.embedders import HashingEmbedder
-from polyalign.reference.features import FEATURE_INDEX
-from polyalign.reference.reference import HumanReference, LeakError, build_reference, scale_floors
+from polyalign.reference.features import FEATURE_INDEX, extract
+from polyalign.reference.reference import (
+    HumanReference,
+    LeakError,
+    ReferenceStats,
+    build_reference,
+    scale_floors,
+)
 from polyalign.reference.stage import reference_stage
-from polyalign.reference.support import SupportScorer
+from polyalign.reference.support import SupportScorer, support_distance
 
 TEMPLATE = {"en": "Sure! Here is a clear answer:\n\n- {x}\n- I hope this helps!",
             "zh": "当然！以下是回答：\n\n- {x}\n- 希望对你有帮助！"}  # fmt: skip
@@ -72,6 +78,54 @@ def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: P
     assert np.array_equal(
         SupportScorer(reference).score(texts, buckets), SupportScorer(loaded).score(texts, buckets)
     )
+
+
+def _two_feature_stats(
+    median: list[float], low: list[float], high: list[float], scale: list[float]
+) -> ReferenceStats:
+    quantiles = {q: median for q in ("q05", "q10", "q25", "q50", "q75", "q90", "q95")}
+    return ReferenceStats(n=1, level="cell", quantiles=quantiles, mean=median, std=[0.0, 0.0], iqr=[0.0, 0.0],
+                          low=low, high=high, scale=scale, lengths=[1])  # fmt: skip
+
+
+def test_band_arrays_and_deviation_by_hand() -> None:
+    """Two references, two features, clip 5.
+
+    "a": median (1, 10), scale (2, 5); "b": median (0, 0), scale (1, 1).
+    Row 0 (a) x = (5, 10): (5 - 1)/2 = 2, 0.     Row 1 (b) x = (7, -2): clipped to 5, -2.
+    Row 2 (a) x = (-19, 12.5): (-19 - 1)/2 = -10 → -5, (12.5 - 10)/5 = 0.5.
+    """
+    reference = HumanReference(
+        config=ReferenceConfig(clip=5.0),
+        feature_names=("f0", "f1"),
+        stats={"a": _two_feature_stats([1.0, 10.0], [0.0, 8.0], [2.0, 12.0], [2.0, 5.0]),
+               "b": _two_feature_stats([0.0, 0.0], [-1.0, -1.0], [1.0, 1.0], [1.0, 1.0])},
+        source={},
+    )  # fmt: skip
+    keys = ["a", "b", "a"]
+    low, high, scale = reference.band_arrays(keys)
+    np.testing.assert_array_equal(low, [[0.0, 8.0], [-1.0, -1.0], [0.0, 8.0]])
+    np.testing.assert_array_equal(high, [[2.0, 12.0], [1.0, 1.0], [2.0, 12.0]])
+    np.testing.assert_array_equal(scale, [[2.0, 5.0], [1.0, 1.0], [2.0, 5.0]])
+    x = np.array([[5.0, 10.0], [7.0, -2.0], [-19.0, 12.5]])
+    np.testing.assert_array_equal(reference.deviation(x, keys), [[2.0, 0.0], [5.0, -2.0], [-5.0, 0.5]])
+    assert all(a.shape == (0, 2) for a in reference.band_arrays([]))
+    with pytest.raises(PolyAlignError, match="resolve first"):
+        reference.band_arrays(["a", "a|short"])
+
+
+def test_support_distance_reads_the_reference_band_arrays(fixture_data: PreparedData) -> None:
+    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
+    test = fixture_data.splits["test"]
+    keys = [reference.resolve(str(r.bucket)) for r in test]
+    x = extract([r.response for r in test], [str(r.language) for r in test])
+    low, high, scale = reference.band_arrays(keys)
+    for i, key in enumerate(keys):
+        band = reference.bands[key]
+        assert np.array_equal(low[i], band.low) and np.array_equal(scale[i], band.scale)
+    expected = support_distance(x, low, high, scale, reference.weight_vector(), reference.config.clip)
+    d = SupportScorer(reference).score([r.response for r in test], [str(r.bucket) for r in test])
+    np.testing.assert_array_equal(d, expected)
 
 
 def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, tmp_path: Path) -> None:

@@ -136,16 +136,12 @@ def _design(
     """(n, F + C [+ E]): clipped signed deviations from the bucket median, cell one-hot, embeddings."""
     keys = [reference.resolve(b) for b in buckets]
     x = extract(texts, [b.split("|", 1)[0] for b in buckets])
-    median = np.stack([reference.stats[k].median for k in keys])
-    scale = np.stack([reference.bands[k].scale for k in keys])
-    clip = reference.config.clip
-    deviation = np.clip((x - median) / scale, -clip, clip)
     onehot = np.zeros((len(texts), len(cells)))
     for i, bucket in enumerate(buckets):
         cell = parent_cell(bucket)
         if cell in cells:
             onehot[i, cells.index(cell)] = 1.0
-    parts = [deviation, onehot]
+    parts = [reference.deviation(x, keys), onehot]
     if embedder is not None:
         parts.append(embedder.encode(texts))
     return np.hstack(parts)

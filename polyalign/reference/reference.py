@@ -93,6 +93,43 @@ class HumanReference:
             f"responses there. Known cells: {sorted(k for k, s in self.stats.items() if s.level == 'cell')}"
         )
 
+    def band_arrays(self, ref_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row band low L, high H and scale s, each (n, F), of resolved reference keys (`resolve`)."""
+        rows, unique = self._rows(ref_keys)
+        low = self._gather([self.bands[k].low for k in unique], rows)
+        high = self._gather([self.bands[k].high for k in unique], rows)
+        scale = self._gather([self.bands[k].scale for k in unique], rows)
+        return low, high, scale
+
+    def deviation(self, x: np.ndarray, ref_keys: Sequence[str]) -> np.ndarray:
+        """x: (n, F) → (n, F): each feature's signed deviation from its reference's median in units of
+        the reference's scale, clipped to ±clip. The one human-vs-model design of the critic and of the
+        discriminability metric, so both read a response the same way."""
+        rows, unique = self._rows(ref_keys)
+        median = self._gather([self.stats[k].median for k in unique], rows)
+        scale = self._gather([self.bands[k].scale for k in unique], rows)
+        clip = self.config.clip
+        return np.clip((x - median) / scale, -clip, clip)
+
+    def _rows(self, ref_keys: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """Each row's position among the sorted distinct keys: gather per key once, then index rows."""
+        unique = sorted(set(ref_keys))
+        unknown = [k for k in unique if k not in self.stats]
+        if unknown:
+            raise PolyAlignError(
+                f"{unknown[:3]} are not reference keys of this reference: map buckets through "
+                "HumanReference.resolve first"
+            )
+        position = {k: i for i, k in enumerate(unique)}
+        rows = np.fromiter((position[k] for k in ref_keys), dtype=np.intp, count=len(ref_keys))
+        return rows, unique
+
+    def _gather(self, per_key: list[Any], rows: np.ndarray) -> np.ndarray:
+        """(k, F) values of the distinct keys → (n, F) per row."""
+        if not per_key:
+            return np.empty((0, len(self.feature_names)))
+        return np.stack(per_key)[rows]
+
     def weight_vector(self) -> np.ndarray:
         unknown = set(self.config.weights) - set(self.feature_names)
         if unknown:
