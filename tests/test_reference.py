@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -7,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from polyalign.data.buckets import BucketKey
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import PreparedData, prepare
-from polyalign.errors import PolyAlignError
+from polyalign.errors import InputError, PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
 from polyalign.reference.embedders import HashingEmbedder
@@ -21,6 +23,7 @@ from polyalign.reference.reference import (
     build_reference,
     scale_floors,
 )
+from polyalign.reference.scoring import read_scoring_input
 from polyalign.reference.stage import reference_stage
 from polyalign.reference.support import SupportScorer, support_distance
 
@@ -50,7 +53,7 @@ def test_back_off_and_statistics(fixture_data: PreparedData) -> None:
     for record in fixture_data.splits["train"]:
         counts[str(record.bucket)] += 1
     for bucket, n in counts.items():
-        assert reference.resolve(bucket) == (bucket if n >= 20 else bucket.rsplit("|", 1)[0])
+        assert reference.resolve(bucket) == (bucket if n >= 20 else str(BucketKey.parse(bucket).cell))
     stats = reference.stats["en|single|qa_search"]
     q = stats.quantiles
     assert all(np.less_equal(q["q05"], q["q10"])) and all(np.less_equal(q["q90"], q["q95"]))
@@ -126,6 +129,16 @@ def test_support_distance_reads_the_reference_band_arrays(fixture_data: Prepared
     expected = support_distance(x, low, high, scale, reference.weight_vector(), reference.config.clip)
     d = SupportScorer(reference).score([r.response for r in test], [str(r.bucket) for r in test])
     np.testing.assert_array_equal(d, expected)
+
+
+def test_scoring_input_checks_buckets_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    good = {"response": "Fine, thanks.", "bucket": "en|single|open_chat|short"}
+    path.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "id": "x"}) + "\n", encoding="utf-8")
+    assert [row["id"] for row in read_scoring_input(path)] == ["in.jsonl:1", "x"]
+    path.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "bucket": "en|single"}) + "\n")
+    with pytest.raises(InputError, match=r"in\.jsonl:3: 'en\|single' is neither a bucket"):
+        read_scoring_input(path)
 
 
 def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from polyalign import artifacts
 from polyalign.config import from_mapping
-from polyalign.data.buckets import parent_cell
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
@@ -85,7 +85,7 @@ class HumanReference:
         """The reference key of a bucket: itself when it had enough training data, else its cell."""
         if bucket in self.stats:
             return bucket
-        cell = parent_cell(bucket) if bucket.count("|") == 3 else bucket
+        cell = str(BucketKey.parse(bucket).cell)  # a cell is its own cell
         if cell in self.stats:
             return cell
         raise PolyAlignError(
@@ -210,23 +210,23 @@ def build_reference(
     x = extract(
         [r.response for r in records], [str(r.language) for r in records], progress=len(records) > 5_000
     )
-    members: dict[str, list[int]] = defaultdict(list)
+    members: dict[BucketKey, list[int]] = defaultdict(list)
     for i, record in enumerate(records):
-        members[str(record.bucket)].append(i)
-        members[record.cell].append(i)
+        bucket = BucketKey.parse(str(record.bucket))
+        members[bucket].append(i)
+        members[bucket.cell].append(i)
     lengths = np.array([r.length_units or 0 for r in records])
     stats = {}
     for key, idx in members.items():
-        level = "bucket" if key.count("|") == 3 else "cell"
-        if level == "bucket" and len(idx) < config.min_bucket_size:
+        if not key.is_cell and len(idx) < config.min_bucket_size:
             continue  # backs off to its cell, which is always stored
-        stats[key] = _stats(x[idx], lengths[idx], level, config)
+        stats[str(key)] = _stats(x[idx], lengths[idx], "cell" if key.is_cell else "bucket", config)
     embeddings = None
     if embedder is not None:
         rng = np.random.default_rng(config.seed)
         embeddings = {}
         for key in sorted(stats):
-            idx = np.asarray(members[key])
+            idx = np.asarray(members[BucketKey.parse(key)])
             chosen = np.sort(rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False))
             embeddings[key] = embedder.encode([records[i].response for i in chosen]).astype(np.float32)
     return HumanReference(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from polyalign.data.buckets import BucketKey
 from polyalign.reference.features import extract
 from polyalign.reference.reference import HumanReference
 
@@ -46,5 +47,5 @@ class SupportScorer:
 
     def score(self, texts: Sequence[str], buckets: Sequence[str]) -> np.ndarray:
         """d(y, b) for each text and its bucket key `language|track|family|length_bin`."""
-        languages = [b.split("|", 1)[0] for b in buckets]
+        languages = [BucketKey.parse(b).language for b in buckets]
         return self.score_features(extract(texts, languages), buckets)
