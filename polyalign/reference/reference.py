@@ -143,7 +143,7 @@ class HumanReference:
         data = {
             "config": dataclasses.asdict(self.config),
             "feature_names": list(self.feature_names),
-            "features": [dataclasses.asdict(f) for f in FEATURES if f.name in self.feature_names],
+            "features": [f.describe() for f in FEATURES if f.name in self.feature_names],
             "source": self.source,
             "embedder": self.embedder,
             "stats": {key: dataclasses.asdict(s) for key, s in sorted(self.stats.items())},
