@@ -189,7 +189,7 @@ def test_critic_refuses_constant_scores(fixture_data: PreparedData) -> None:
     reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
     human, _ = _critic_examples(fixture_data)
     identical = [Example(e.pair_id, e.text, e.bucket) for e in human]  # "model" = human: nothing to learn
-    with pytest.raises(CriticError):
+    with pytest.raises(CriticError, match=r"held-out scores are constant \(0\.5000 for every response\)"):
         train_critic(reference, human[:200], identical[:200], seed=0)
     with pytest.raises(CriticError, match="both human and model"):
         train_critic(reference, human, [], seed=0)
