@@ -18,7 +18,7 @@ from polyalign.reference.embedders import HashingEmbedder
 from polyalign.reference.features import FEATURE_INDEX, extract
 from polyalign.reference.reference import (
     HumanReference,
-    LeakError,
+    ReferenceLeakError,
     ReferenceStats,
     build_reference,
     scale_floors,
@@ -43,7 +43,7 @@ def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
 
 def test_reference_refuses_held_out_records(fixture_data: PreparedData) -> None:
     leaky = [*fixture_data.splits["train"], fixture_data.splits["test"][0]]
-    with pytest.raises(LeakError, match="train split only"):
+    with pytest.raises(ReferenceLeakError, match="train split only"):
         build_reference(leaky, ReferenceConfig())
 
 

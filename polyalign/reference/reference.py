@@ -33,7 +33,7 @@ REFERENCE_FILE = "reference.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 
 
-class LeakError(PolyAlignError):
+class ReferenceLeakError(PolyAlignError):
     """A reference was asked to include held-out (val/test) human responses."""
 
 
@@ -197,7 +197,7 @@ def build_reference(
     """Statistics per bucket (enough data) and per cell (always), from training records only."""
     held_out = [r.id for r in records if r.split != "train"]
     if held_out:
-        raise LeakError(
+        raise ReferenceLeakError(
             f"a human reference is built from the train split only, but {len(held_out)} record(s) are not "
             f"train (first: {held_out[:3]}); pass only PreparedData.splits['train']"
         )
