@@ -8,7 +8,6 @@ every later command builds or reuses first.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,66 +17,12 @@ from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig, config_hash
 from polyalign.data.prepare import PreparedData, prepare
 from polyalign.errors import PolyAlignError
-from polyalign.reference.config import ReferenceConfig
-from polyalign.reference.embedders import load_embedder
-from polyalign.reference.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
-from polyalign.reference.report import ReferenceReport, build_reference_report
+from polyalign.reference.stage import ReferenceArtifact, reference_stage
 
 if TYPE_CHECKING:
     from polyalign.evaluate.config import EvalConfig
     from polyalign.generate.config import GenerateConfig
     from polyalign.train.config import TrainConfig
-
-
-@dataclass
-class ReferenceArtifact:
-    folder: Path
-    manifest: dict[str, Any]
-    reference: HumanReference
-    report: ReferenceReport
-    reused: bool = False
-
-
-def reference_stage(
-    prepared: PreparedData,
-    config: ReferenceConfig,
-    *,
-    root: Path,
-    out: Path | None = None,
-    force: bool = False,
-) -> ReferenceArtifact:
-    """Build the bucket references from the train split and score the held-out humans for the floor."""
-    key = reference_key(prepared.manifest["key"], config)
-    folder = out or root / STAGE / key
-    if not force and artifacts.holds(folder, key):
-        return _load_reference_artifact(folder)
-    source = {"prepare_key": prepared.manifest["key"], "prepare_folder": str(prepared.folder)}
-    embedder = load_embedder(config.embedder) if config.embedder else None
-    reference = build_reference(prepared.splits["train"], config, source, embedder)
-    all_buckets = [str(r.bucket) for split in prepared.splits.values() for r in split]
-    report = build_reference_report(reference, all_buckets, {s: prepared.splits[s] for s in ("val", "test")})
-    manifest = {
-        **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-        "parents": {"prepare": prepared.manifest["key"]},
-        "config_hash": config_hash(config),
-        "config": dataclasses.asdict(config),
-        "feature_names": list(reference.feature_names),
-        "references": {"buckets": sum(s.level == "bucket" for s in reference.stats.values()),
-                       "cells": sum(s.level == "cell" for s in reference.stats.values())},
-    }  # fmt: skip
-    with artifacts.atomic_folder(folder) as staging:
-        reference.save(staging)
-        artifacts.write_json(staging / "report.json", report.to_json())
-        (staging / "report.md").write_text(report.to_markdown(), encoding="utf-8")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
-    return ReferenceArtifact(folder, manifest, reference, report)
-
-
-def _load_reference_artifact(folder: Path) -> ReferenceArtifact:
-    report = ReferenceReport.from_json(json.loads((folder / "report.json").read_text(encoding="utf-8")))
-    return ReferenceArtifact(
-        folder, artifacts.read_manifest(folder), HumanReference.load(folder), report, reused=True
-    )
 
 
 @dataclass
@@ -130,7 +75,7 @@ def evaluate_stage(
         return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
     embedder = load_embedder(config.embedder) if config.embedder else None
     result = suite.evaluate_generations(
-        records, gens, reference.reference, config,
+        records, gens, reference.content.reference, config,
         edges={lang: list(e) for lang, e in prepared.report.edges.items()},
         train_records=prepared.splits["train"], embedder=embedder, name=name,
         cache_dir=root / "embeddings",

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from polyalign.reference import features
 from polyalign.reference.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES, extract, extract_one
 
 
 def value(text: str, language: str, name: str) -> float:
-    return extract_one(text, language)[FEATURE_INDEX[name]]
+    return extract_one(text, language)[name]
 
 
 def test_registry_is_documented_and_stable() -> None:
@@ -62,8 +65,46 @@ def test_finite_on_awkward_inputs() -> None:
 def test_batch_equals_rows_and_languages_are_checked() -> None:
     texts, languages = ["Hello there.", "你好。"], ["en", "zh"]
     x = extract(texts, languages)
-    assert x.tolist() == [extract_one(t, lang) for t, lang in zip(texts, languages, strict=True)]
+    rows = [extract_one(t, lang) for t, lang in zip(texts, languages, strict=True)]
+    assert x.tolist() == [[row[name] for name in FEATURE_NAMES] for row in rows]
     with pytest.raises(ValueError, match="no feature definitions"):
         extract(["Bonjour"], "fr")
     with pytest.raises(ValueError, match="2 texts but 1 languages"):
         extract(texts, ["en"])
+
+
+MIXED = (["I think you are right. Maybe we should go?\n\n- first\n- second",
+          "Sure! Here are 3 ideas: **one**, `two`...",
+          "我们可能明天去北京，你觉得怎么样？", "以下是答案：\n1. 第一\n2. 第二！希望对你有帮助！"],
+         ["en", "en", "zh", "zh"])  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_reordering_the_registry_cannot_mislabel_a_column(
+    monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """Each column is computed by the registry entry that names it: permute the registry and every named
+    column still holds the same values (the columns are distinct, so a mislabel would show)."""
+    texts, languages = MIXED
+    before = extract(texts, languages)
+    assert len({tuple(column) for column in before.T}) > len(FEATURES) // 2
+    permuted = (
+        FEATURES[::-1] if order == "reversed" else tuple(np.random.default_rng(0).permutation(FEATURES))
+    )
+    monkeypatch.setattr(features, "FEATURES", permuted)
+    after = extract(texts, languages)
+    for j, feature in enumerate(permuted):
+        np.testing.assert_array_equal(
+            after[:, j], before[:, FEATURE_INDEX[feature.name]], err_msg=feature.name
+        )
+    assert extract_one(texts[2], "zh") == {name: before[2, FEATURE_INDEX[name]] for name in FEATURE_NAMES}
+
+
+def test_a_feature_names_its_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    english_only = tuple(dataclasses.replace(f, languages=("en",)) if f.name == "hedges_per_unit" else f
+                         for f in FEATURES)  # fmt: skip
+    monkeypatch.setattr(features, "FEATURES", english_only)
+    assert extract(["Maybe."], "en").shape == (1, len(FEATURES))
+    with pytest.raises(ValueError, match=r"'zh' \(lacking: hedges_per_unit\); supported: \['en'\]"):
+        extract(["也许。"], "zh")
+    assert all(f.languages == ("en", "zh") for f in FEATURES)

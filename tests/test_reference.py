@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -7,16 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from polyalign.data.buckets import BucketKey
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import PreparedData, prepare
-from polyalign.errors import PolyAlignError
-from polyalign.pipeline import reference_stage
+from polyalign.errors import InputError, PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
 from polyalign.reference.embedders import HashingEmbedder
-from polyalign.reference.features import FEATURE_INDEX
-from polyalign.reference.reference import HumanReference, LeakError, build_reference, scale_floors
-from polyalign.reference.support import SupportScorer
+from polyalign.reference.features import FEATURE_INDEX, extract
+from polyalign.reference.reference import (
+    HumanReference,
+    ReferenceLeakError,
+    ReferenceStats,
+    build_reference,
+    scale_floors,
+)
+from polyalign.reference.scoring import read_scoring_input
+from polyalign.reference.stage import reference_stage
+from polyalign.reference.support import SupportScorer, support_distance
 
 TEMPLATE = {"en": "Sure! Here is a clear answer:\n\n- {x}\n- I hope this helps!",
             "zh": "当然！以下是回答：\n\n- {x}\n- 希望对你有帮助！"}  # fmt: skip
@@ -34,7 +43,7 @@ def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
 
 def test_reference_refuses_held_out_records(fixture_data: PreparedData) -> None:
     leaky = [*fixture_data.splits["train"], fixture_data.splits["test"][0]]
-    with pytest.raises(LeakError, match="train split only"):
+    with pytest.raises(ReferenceLeakError, match="train split only"):
         build_reference(leaky, ReferenceConfig())
 
 
@@ -44,7 +53,7 @@ def test_back_off_and_statistics(fixture_data: PreparedData) -> None:
     for record in fixture_data.splits["train"]:
         counts[str(record.bucket)] += 1
     for bucket, n in counts.items():
-        assert reference.resolve(bucket) == (bucket if n >= 20 else bucket.rsplit("|", 1)[0])
+        assert reference.resolve(bucket) == (bucket if n >= 20 else str(BucketKey.parse(bucket).cell))
     stats = reference.stats["en|single|qa_search"]
     q = stats.quantiles
     assert all(np.less_equal(q["q05"], q["q10"])) and all(np.less_equal(q["q90"], q["q95"]))
@@ -74,14 +83,74 @@ def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: P
     )
 
 
-def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, artifact_home: Path) -> None:
-    first = reference_stage(fixture_data, ReferenceConfig(), root=artifact_home)
+def _two_feature_stats(
+    median: list[float], low: list[float], high: list[float], scale: list[float]
+) -> ReferenceStats:
+    quantiles = {q: median for q in ("q05", "q10", "q25", "q50", "q75", "q90", "q95")}
+    return ReferenceStats(n=1, level="cell", quantiles=quantiles, mean=median, std=[0.0, 0.0], iqr=[0.0, 0.0],
+                          low=low, high=high, scale=scale, lengths=[1])  # fmt: skip
+
+
+def test_band_arrays_and_deviation_by_hand() -> None:
+    """Two references, two features, clip 5.
+
+    "a": median (1, 10), scale (2, 5); "b": median (0, 0), scale (1, 1).
+    Row 0 (a) x = (5, 10): (5 - 1)/2 = 2, 0.     Row 1 (b) x = (7, -2): clipped to 5, -2.
+    Row 2 (a) x = (-19, 12.5): (-19 - 1)/2 = -10 → -5, (12.5 - 10)/5 = 0.5.
+    """
+    reference = HumanReference(
+        config=ReferenceConfig(clip=5.0),
+        feature_names=("f0", "f1"),
+        stats={"a": _two_feature_stats([1.0, 10.0], [0.0, 8.0], [2.0, 12.0], [2.0, 5.0]),
+               "b": _two_feature_stats([0.0, 0.0], [-1.0, -1.0], [1.0, 1.0], [1.0, 1.0])},
+        source={},
+    )  # fmt: skip
+    keys = ["a", "b", "a"]
+    low, high, scale = reference.band_arrays(keys)
+    np.testing.assert_array_equal(low, [[0.0, 8.0], [-1.0, -1.0], [0.0, 8.0]])
+    np.testing.assert_array_equal(high, [[2.0, 12.0], [1.0, 1.0], [2.0, 12.0]])
+    np.testing.assert_array_equal(scale, [[2.0, 5.0], [1.0, 1.0], [2.0, 5.0]])
+    x = np.array([[5.0, 10.0], [7.0, -2.0], [-19.0, 12.5]])
+    np.testing.assert_array_equal(reference.deviation(x, keys), [[2.0, 0.0], [5.0, -2.0], [-5.0, 0.5]])
+    assert all(a.shape == (0, 2) for a in reference.band_arrays([]))
+    with pytest.raises(PolyAlignError, match="resolve first"):
+        reference.band_arrays(["a", "a|short"])
+
+
+def test_support_distance_reads_the_reference_band_arrays(fixture_data: PreparedData) -> None:
+    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
+    test = fixture_data.splits["test"]
+    keys = [reference.resolve(str(r.bucket)) for r in test]
+    x = extract([r.response for r in test], [str(r.language) for r in test])
+    low, high, scale = reference.band_arrays(keys)
+    for i, key in enumerate(keys):
+        band = reference.bands[key]
+        assert np.array_equal(low[i], band.low) and np.array_equal(scale[i], band.scale)
+    expected = support_distance(x, low, high, scale, reference.weight_vector(), reference.config.clip)
+    d = SupportScorer(reference).score([r.response for r in test], [str(r.bucket) for r in test])
+    np.testing.assert_array_equal(d, expected)
+
+
+def test_scoring_input_checks_buckets_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    good = {"response": "Fine, thanks.", "bucket": "en|single|open_chat|short"}
+    path.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "id": "x"}) + "\n", encoding="utf-8")
+    assert [row["id"] for row in read_scoring_input(path)] == ["in.jsonl:1", "x"]
+    path.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "bucket": "en|single"}) + "\n")
+    with pytest.raises(InputError, match=r"in\.jsonl:3: 'en\|single' is neither a bucket"):
+        read_scoring_input(path)
+
+
+def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, tmp_path: Path) -> None:
+    first = reference_stage(fixture_data, ReferenceConfig(), root=tmp_path)
+    assert first.folder == tmp_path / "reference" / first.key and not first.reused
     assert (first.folder / "report.md").is_file() and (first.folder / "manifest.json").is_file()
     assert first.manifest["parents"]["prepare"] == fixture_data.manifest["key"]
-    heldout = [row for row in first.report.rows if row.heldout_n]
+    heldout = [row for row in first.content.report.rows if row.heldout_n]
     assert heldout and all(0 <= row.heldout_mean < 0.5 for row in heldout)
-    again = reference_stage(fixture_data, ReferenceConfig(), root=artifact_home)
-    assert again.reused and again.report == first.report
+    again = reference_stage(fixture_data, ReferenceConfig(), root=tmp_path)
+    assert again.reused and again.content.report == first.content.report
+    assert again.manifest == first.manifest and again.content.reference.stats == first.content.reference.stats
 
 
 def test_perturbed_fixture_responses_score_higher(fixture_data: PreparedData) -> None:
@@ -120,7 +189,7 @@ def test_critic_refuses_constant_scores(fixture_data: PreparedData) -> None:
     reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
     human, _ = _critic_examples(fixture_data)
     identical = [Example(e.pair_id, e.text, e.bucket) for e in human]  # "model" = human: nothing to learn
-    with pytest.raises(CriticError):
+    with pytest.raises(CriticError, match=r"held-out scores are constant \(0\.5000 for every response\)"):
         train_critic(reference, human[:200], identical[:200], seed=0)
     with pytest.raises(CriticError, match="both human and model"):
         train_critic(reference, human, [], seed=0)

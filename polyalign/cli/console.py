@@ -59,7 +59,7 @@ def print_reference(artifact: Any) -> None:
     for column, justify in (("bucket", "left"), ("ref", "left"), ("n", "right"), ("n out", "right"),
                             ("mean d", "right"), ("q90 d", "right")):  # fmt: skip
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for row in artifact.report.rows:
+    for row in artifact.content.report.rows:
         reference = "own" if row.reference == row.bucket else "cell"
         mean = "n/a" if row.heldout_mean is None else f"{row.heldout_mean:.3f}"
         q90 = "n/a" if row.heldout_q90 is None else f"{row.heldout_q90:.3f}"

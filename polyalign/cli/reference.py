@@ -25,7 +25,7 @@ def reference_build(
     """Build per-bucket human references from the train split; report the held-out human floor."""
     from polyalign.config import artifact_root
     from polyalign.data.prepare import PreparedData
-    from polyalign.pipeline import reference_stage
+    from polyalign.reference.stage import reference_stage
 
     cfg = load_config(config).reference
     artifact = reference_stage(PreparedData.load(prepared), cfg, root=artifact_root(), out=out, force=force)

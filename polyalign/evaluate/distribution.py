@@ -55,11 +55,7 @@ def bng(data: EvalData, sets: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _in_band(data: EvalData, x: np.ndarray) -> np.ndarray:
-    keys = sorted(set(data.ref_keys))
-    position = {k: i for i, k in enumerate(keys)}
-    rows = np.array([position[k] for k in data.ref_keys])
-    low = np.stack([data.reference.bands[k].low for k in keys])[rows]
-    high = np.stack([data.reference.bands[k].high for k in keys])[rows]
+    low, high, _ = data.reference.band_arrays(data.ref_keys)
     return (x >= low) & (x <= high)  # (n, F)
 
 

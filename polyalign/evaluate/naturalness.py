@@ -21,13 +21,7 @@ from polyalign.reference.support import support_distance as _distance
 
 def support_distance(data: EvalData) -> dict[str, np.ndarray]:
     """Mean d(y, b) of model responses; the human test responses' d is the floor."""
-    keys = sorted(set(data.ref_keys))
-    position = {k: i for i, k in enumerate(keys)}
-    rows = np.array([position[k] for k in data.ref_keys])
-    bands = data.reference.bands
-    low = np.stack([bands[k].low for k in keys])[rows]
-    high = np.stack([bands[k].high for k in keys])[rows]
-    scale = np.stack([bands[k].scale for k in keys])[rows]
+    low, high, scale = data.reference.band_arrays(data.ref_keys)
     weights, clip = data.reference.weight_vector(), data.reference.config.clip
     return {
         "model": _distance(data.model_x, low, high, scale, weights, clip),
@@ -80,11 +74,8 @@ def out_of_fold_scores(data: EvalData, folds: int, repeats: int = 5) -> tuple[np
 
 
 def _design(data: EvalData, x: np.ndarray, emb: np.ndarray | None) -> np.ndarray:
-    stats = data.reference.stats
-    median = np.stack([stats[k].median for k in data.ref_keys])
-    scale = np.stack([data.reference.bands[k].scale for k in data.ref_keys])
-    clip = data.reference.config.clip
-    parts = [np.clip((x - median) / scale, -clip, clip)]
+    """(n, F [+ E]): the reference's clipped deviations from the bucket median, then embeddings."""
+    parts = [data.reference.deviation(x, data.ref_keys)]
     if emb is not None:
         parts.append(emb)
     return np.hstack(parts)

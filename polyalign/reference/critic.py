@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.data.buckets import parent_cell
+from polyalign.data.buckets import BucketKey
 from polyalign.errors import PolyAlignError
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import extract
@@ -96,7 +96,7 @@ def train_critic(
     examples = [*human, *model]
     labels = np.array([0] * len(human) + [1] * len(model))
     groups = np.array([e.pair_id for e in examples])
-    cells = sorted({parent_cell(e.bucket) for e in examples})
+    cells = sorted({str(BucketKey.parse(e.bucket).cell) for e in examples})
     design = _design(reference, [e.text for e in examples], [e.bucket for e in examples], cells, embedder)
     split = GroupShuffleSplit(n_splits=1, test_size=heldout_share, random_state=seed)
     train_idx, held_idx = next(split.split(design, labels, groups))
@@ -135,17 +135,14 @@ def _design(
 ) -> np.ndarray:
     """(n, F + C [+ E]): clipped signed deviations from the bucket median, cell one-hot, embeddings."""
     keys = [reference.resolve(b) for b in buckets]
-    x = extract(texts, [b.split("|", 1)[0] for b in buckets])
-    median = np.stack([reference.stats[k].median for k in keys])
-    scale = np.stack([reference.bands[k].scale for k in keys])
-    clip = reference.config.clip
-    deviation = np.clip((x - median) / scale, -clip, clip)
+    parsed = [BucketKey.parse(b) for b in buckets]
+    x = extract(texts, [b.language for b in parsed])
     onehot = np.zeros((len(texts), len(cells)))
-    for i, bucket in enumerate(buckets):
-        cell = parent_cell(bucket)
+    for i, bucket in enumerate(parsed):
+        cell = str(bucket.cell)
         if cell in cells:
             onehot[i, cells.index(cell)] = 1.0
-    parts = [deviation, onehot]
+    parts = [reference.deviation(x, keys), onehot]
     if embedder is not None:
         parts.append(embedder.encode(texts))
     return np.hstack(parts)

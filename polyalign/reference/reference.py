@@ -20,21 +20,20 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.config import config_hash, from_mapping
-from polyalign.data.buckets import parent_cell
+from polyalign.config import from_mapping
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import FEATURE_NAMES, FEATURES, extract
 
-STAGE, STAGE_VERSION = "reference", 1
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 REFERENCE_FILE = "reference.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 
 
-class LeakError(PolyAlignError):
+class ReferenceLeakError(PolyAlignError):
     """A reference was asked to include held-out (val/test) human responses."""
 
 
@@ -86,13 +85,50 @@ class HumanReference:
         """The reference key of a bucket: itself when it had enough training data, else its cell."""
         if bucket in self.stats:
             return bucket
-        cell = parent_cell(bucket) if bucket.count("|") == 3 else bucket
+        cell = str(BucketKey.parse(bucket).cell)  # a cell is its own cell
         if cell in self.stats:
             return cell
         raise PolyAlignError(
             f"no human reference for bucket {bucket!r} or its cell {cell!r}: the training split has no "
             f"responses there. Known cells: {sorted(k for k, s in self.stats.items() if s.level == 'cell')}"
         )
+
+    def band_arrays(self, ref_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row band low L, high H and scale s, each (n, F), of resolved reference keys (`resolve`)."""
+        rows, unique = self._rows(ref_keys)
+        low = self._gather([self.bands[k].low for k in unique], rows)
+        high = self._gather([self.bands[k].high for k in unique], rows)
+        scale = self._gather([self.bands[k].scale for k in unique], rows)
+        return low, high, scale
+
+    def deviation(self, x: np.ndarray, ref_keys: Sequence[str]) -> np.ndarray:
+        """x: (n, F) → (n, F): each feature's signed deviation from its reference's median in units of
+        the reference's scale, clipped to ±clip. The one human-vs-model design of the critic and of the
+        discriminability metric, so both read a response the same way."""
+        rows, unique = self._rows(ref_keys)
+        median = self._gather([self.stats[k].median for k in unique], rows)
+        scale = self._gather([self.bands[k].scale for k in unique], rows)
+        clip = self.config.clip
+        return np.clip((x - median) / scale, -clip, clip)
+
+    def _rows(self, ref_keys: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """Each row's position among the sorted distinct keys: gather per key once, then index rows."""
+        unique = sorted(set(ref_keys))
+        unknown = [k for k in unique if k not in self.stats]
+        if unknown:
+            raise PolyAlignError(
+                f"{unknown[:3]} are not reference keys of this reference: map buckets through "
+                "HumanReference.resolve first"
+            )
+        position = {k: i for i, k in enumerate(unique)}
+        rows = np.fromiter((position[k] for k in ref_keys), dtype=np.intp, count=len(ref_keys))
+        return rows, unique
+
+    def _gather(self, per_key: list[Any], rows: np.ndarray) -> np.ndarray:
+        """(k, F) values of the distinct keys → (n, F) per row."""
+        if not per_key:
+            return np.empty((0, len(self.feature_names)))
+        return np.stack(per_key)[rows]
 
     def weight_vector(self) -> np.ndarray:
         unknown = set(self.config.weights) - set(self.feature_names)
@@ -107,7 +143,7 @@ class HumanReference:
         data = {
             "config": dataclasses.asdict(self.config),
             "feature_names": list(self.feature_names),
-            "features": [dataclasses.asdict(f) for f in FEATURES if f.name in self.feature_names],
+            "features": [f.describe() for f in FEATURES if f.name in self.feature_names],
             "source": self.source,
             "embedder": self.embedder,
             "stats": {key: dataclasses.asdict(s) for key, s in sorted(self.stats.items())},
@@ -161,7 +197,7 @@ def build_reference(
     """Statistics per bucket (enough data) and per cell (always), from training records only."""
     held_out = [r.id for r in records if r.split != "train"]
     if held_out:
-        raise LeakError(
+        raise ReferenceLeakError(
             f"a human reference is built from the train split only, but {len(held_out)} record(s) are not "
             f"train (first: {held_out[:3]}); pass only PreparedData.splits['train']"
         )
@@ -174,23 +210,23 @@ def build_reference(
     x = extract(
         [r.response for r in records], [str(r.language) for r in records], progress=len(records) > 5_000
     )
-    members: dict[str, list[int]] = defaultdict(list)
+    members: dict[BucketKey, list[int]] = defaultdict(list)
     for i, record in enumerate(records):
-        members[str(record.bucket)].append(i)
-        members[record.cell].append(i)
+        bucket = BucketKey.parse(str(record.bucket))
+        members[bucket].append(i)
+        members[bucket.cell].append(i)
     lengths = np.array([r.length_units or 0 for r in records])
     stats = {}
     for key, idx in members.items():
-        level = "bucket" if key.count("|") == 3 else "cell"
-        if level == "bucket" and len(idx) < config.min_bucket_size:
+        if not key.is_cell and len(idx) < config.min_bucket_size:
             continue  # backs off to its cell, which is always stored
-        stats[key] = _stats(x[idx], lengths[idx], level, config)
+        stats[str(key)] = _stats(x[idx], lengths[idx], "cell" if key.is_cell else "bucket", config)
     embeddings = None
     if embedder is not None:
         rng = np.random.default_rng(config.seed)
         embeddings = {}
         for key in sorted(stats):
-            idx = np.asarray(members[key])
+            idx = np.asarray(members[BucketKey.parse(key)])
             chosen = np.sort(rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False))
             embeddings[key] = embedder.encode([records[i].response for i in chosen]).astype(np.float32)
     return HumanReference(
@@ -231,7 +267,3 @@ def scale_floors(median_units: float) -> np.ndarray:
     return np.array(
         [1.0 if f.kind == "count" else per_unit if f.kind == "rate" else f.floor for f in FEATURES]
     )
-
-
-def reference_key(prepare_key: str, config: ReferenceConfig) -> str:
-    return artifacts.artifact_key(STAGE, STAGE_VERSION, prepare_key, config_hash(config))

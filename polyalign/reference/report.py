@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from polyalign.data.bucket_report import table_code
-from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Record
 from polyalign.reference.features import FEATURE_INDEX
 from polyalign.reference.reference import HumanReference
@@ -90,7 +90,7 @@ def build_reference_report(
     for record, d in zip(records, distances, strict=True):
         by_bucket[str(record.bucket)].append(float(d))
     rows = []
-    for bucket in sorted(set(buckets) | set(by_bucket), key=bucket_sort_key):
+    for bucket in sorted(set(buckets) | set(by_bucket), key=lambda b: BucketKey.parse(b).sort_key()):
         key = reference.resolve(bucket)
         stats = reference.stats[key]
         ds = np.asarray(by_bucket.get(bucket, []))

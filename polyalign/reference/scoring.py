@@ -6,45 +6,51 @@ response) and a `bucket`; model responses for the critic carry the `id` of the t
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from polyalign.artifacts import read_jsonl, write_jsonl
+from polyalign.data.buckets import BucketKey
 from polyalign.data.prepare import PreparedData
-from polyalign.errors import InputError
+from polyalign.errors import InputError, PolyAlignError
 from polyalign.reference.critic import Example, HumanModelCritic, train_critic
 from polyalign.reference.reference import HumanReference
 from polyalign.reference.support import SupportScorer
 
 
 def read_scoring_input(path: Path, *, need_bucket: bool = True) -> list[dict[str, Any]]:
-    """Rows {id, bucket, response}; a bad line is an InputError naming file, line and the fix."""
+    """Rows {id, bucket, response}; a bad line is an InputError naming file, line and the fix.
+
+    A row without an `id` is named `<file name>:<row number>` (rows counted from 1, blank lines skipped).
+    """
     if not path.is_file():
         raise InputError(f"{path} does not exist")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}:{line_no}: not JSON ({error.msg})") from None
-            response = obj.get("response")
-            if response is None and isinstance(obj.get("messages"), list) and obj["messages"]:
-                response = obj["messages"][-1].get("content")
-            if not isinstance(response, str):
-                raise InputError(
-                    f"{path}:{line_no}: no 'response' text (or 'messages' ending in the response)"
-                )
-            if need_bucket and not isinstance(obj.get("bucket"), str):
-                raise InputError(
-                    f"{path}:{line_no}: no 'bucket' (language|track|family|length_bin); "
-                    "score prepared records, or add the bucket of the prompt each response answers"
-                )
-            rows.append({"id": str(obj.get("id", f"{path.name}:{line_no}")), "bucket": obj.get("bucket"),
-                         "response": response})  # fmt: skip
+    rows = list(read_jsonl(path, partial(_scoring_row, need_bucket=need_bucket)))
+    for number, row in enumerate(rows, start=1):
+        row["id"] = row["id"] if row["id"] is not None else f"{path.name}:{number}"
     return rows
+
+
+def _scoring_row(obj: dict[str, Any], *, need_bucket: bool) -> dict[str, Any]:
+    """One input row; a ValueError here becomes read_jsonl's InputError with file and line."""
+    response = obj.get("response")
+    if response is None and isinstance(obj.get("messages"), list) and obj["messages"]:
+        response = obj["messages"][-1].get("content")
+    if not isinstance(response, str):
+        raise ValueError("no 'response' text (or 'messages' ending in the response)")
+    bucket = obj.get("bucket")
+    if need_bucket and not isinstance(bucket, str):
+        raise ValueError(
+            "no 'bucket' (language|track|family|length_bin); "
+            "score prepared records, or add the bucket of the prompt each response answers"
+        )
+    if isinstance(bucket, str):
+        try:
+            BucketKey.parse(bucket)
+        except PolyAlignError as error:
+            raise ValueError(str(error)) from None
+    return {"id": None if obj.get("id") is None else str(obj["id"]), "bucket": bucket, "response": response}
 
 
 def score_file_rows(
@@ -64,9 +70,7 @@ def score_file_rows(
         for row, d in zip(rows, distances, strict=True)
     ]
     if out is not None:
-        out.write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in scored), encoding="utf-8"
-        )
+        write_jsonl(out, scored)
     return scored
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from polyalign.data.buckets import BucketKey
 from polyalign.reference.features import extract
 from polyalign.reference.reference import HumanReference
 
@@ -40,22 +41,11 @@ class SupportScorer:
         self.reference = reference
         self.weights = reference.weight_vector()
 
-    def band_arrays(self, buckets: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-        """Per-row low, high, scale (n, F) and the reference key each bucket resolved to."""
-        keys = [self.reference.resolve(b) for b in buckets]
-        unique = sorted(set(keys))
-        position = {k: i for i, k in enumerate(unique)}
-        rows = np.fromiter((position[k] for k in keys), dtype=np.intp, count=len(keys))
-        low = np.stack([self.reference.bands[k].low for k in unique])[rows]
-        high = np.stack([self.reference.bands[k].high for k in unique])[rows]
-        scale = np.stack([self.reference.bands[k].scale for k in unique])[rows]
-        return low, high, scale, keys
-
     def score_features(self, x: np.ndarray, buckets: Sequence[str]) -> np.ndarray:
-        low, high, scale, _ = self.band_arrays(buckets)
+        low, high, scale = self.reference.band_arrays([self.reference.resolve(b) for b in buckets])
         return support_distance(x, low, high, scale, self.weights, self.reference.config.clip)
 
     def score(self, texts: Sequence[str], buckets: Sequence[str]) -> np.ndarray:
         """d(y, b) for each text and its bucket key `language|track|family|length_bin`."""
-        languages = [b.split("|", 1)[0] for b in buckets]
+        languages = [BucketKey.parse(b).language for b in buckets]
         return self.score_features(extract(texts, languages), buckets)

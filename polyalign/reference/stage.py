@@ -1,0 +1,87 @@
+"""The reference stage: prepared train split → human references per bucket + the held-out human floor.
+
+Reads the prepare artefact; writes `reference.json` (and `embeddings.npy` with an embedder), the reference
+report (`report.json`, `report.md`) and the manifest, through `artifacts.run_stage`. Val and test records
+are only scored by the report, never used to build a reference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyalign import artifacts
+from polyalign.artifacts import Artifact
+from polyalign.config import config_hash
+from polyalign.data.prepare import PreparedData
+from polyalign.reference.config import ReferenceConfig
+from polyalign.reference.embedders import load_embedder
+from polyalign.reference.reference import HumanReference, build_reference
+from polyalign.reference.report import ReferenceReport, build_reference_report
+
+STAGE, STAGE_VERSION = "reference", 1
+REPORT_FILE = "report.json"
+
+
+@dataclass(frozen=True)
+class ReferenceContent:
+    """What a reference artefact holds: the references themselves and the held-out human floor."""
+
+    reference: HumanReference
+    report: ReferenceReport
+
+
+ReferenceArtifact = Artifact[ReferenceContent]
+
+
+def reference_key(prepare_key: str, config: ReferenceConfig) -> str:
+    return artifacts.artifact_key(STAGE, STAGE_VERSION, prepare_key, config_hash(config))
+
+
+def reference_stage(
+    prepared: PreparedData,
+    config: ReferenceConfig,
+    *,
+    root: Path,
+    out: Path | None = None,
+    force: bool = False,
+) -> ReferenceArtifact:
+    """Build the bucket references from the train split and score the held-out humans for the floor."""
+    prepare_key = prepared.manifest["key"]
+    key = reference_key(prepare_key, config)
+
+    def build(target: Path) -> dict[str, Any]:
+        source = {"prepare_key": prepare_key, "prepare_folder": str(prepared.folder)}
+        embedder = load_embedder(config.embedder) if config.embedder else None
+        reference = build_reference(prepared.splits["train"], config, source, embedder)
+        all_buckets = [str(r.bucket) for split in prepared.splits.values() for r in split]
+        heldout = {s: prepared.splits[s] for s in ("val", "test")}
+        report = build_reference_report(reference, all_buckets, heldout)
+        reference.save(target)
+        artifacts.write_json(target / REPORT_FILE, report.to_json())
+        (target / "report.md").write_text(report.to_markdown(), encoding="utf-8")
+        levels = [s.level for s in reference.stats.values()]
+        return {
+            "feature_names": list(reference.feature_names),
+            "references": {"buckets": levels.count("bucket"), "cells": levels.count("cell")},
+        }
+
+    return artifacts.run_stage(
+        STAGE,
+        STAGE_VERSION,
+        key,
+        out or root / STAGE / key,
+        build,
+        load_reference,
+        parents={"prepare": prepare_key},
+        config=config,
+        force=force,
+    )
+
+
+def load_reference(folder: Path) -> ReferenceContent:
+    """The content of a complete reference artefact folder."""
+    report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    return ReferenceContent(HumanReference.load(folder), ReferenceReport.from_json(report))
