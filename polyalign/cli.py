@@ -188,12 +188,12 @@ def data_show(name: Annotated[str, typer.Argument(help="A corpus name from `poly
     """Everything a corpus recipe says: hub parts, fields, dialogue cutting, drops, splits, assumptions."""
     from rich.markup import escape
 
-    from polyalign.data.corpora import get_recipe
+    from polyalign.data.corpora import describe_recipe
 
     table = Table(show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    for label, text in get_recipe(name).describe():
+    for label, text in describe_recipe(name):
         table.add_row(label, escape(text))
     console.print(table)
 

@@ -18,30 +18,10 @@ from polyalign.data.prompts import (
 )
 from polyalign.data.records import Message, Record
 from polyalign.errors import PolyAlignError
-from polyalign.reference.config import ReferenceConfig
-from polyalign.reference.reference import HumanReference, ReferenceStats
 from polyalign.train.data import record_row, records_to_dataset
 
 CELL_LENGTHS = [3, 5, 8, 40, 41, 90, 200]
-
-
-def make_reference() -> HumanReference:
-    """A reference with one cell whose human lengths are CELL_LENGTHS (other statistics unused here)."""
-    stats = ReferenceStats(
-        n=len(CELL_LENGTHS),
-        level="cell",
-        quantiles={},
-        mean=[],
-        std=[],
-        iqr=[],
-        low=[],
-        high=[],
-        scale=[],
-        lengths=CELL_LENGTHS,
-    )
-    return HumanReference(
-        config=ReferenceConfig(), feature_names=(), stats={"en|multi|task_dialogue": stats}, source={}
-    )
+HUMAN_LENGTHS = {"en|multi|task_dialogue": CELL_LENGTHS}  # one cell's human lengths, as a reference gives
 
 
 def record(response: str, units: int) -> Record:
@@ -102,7 +82,7 @@ def test_length_dropout_is_seeded_per_record() -> None:
 
 def test_inference_length_never_depends_on_the_gold_answer() -> None:
     """Records that differ only in their gold response (and length) get the same profile and prompt."""
-    ref = make_reference()
+    ref = HUMAN_LENGTHS
     short, long = record("Which area?", 2), record("word " * 300, 300)
     a_messages, a_profile = inference_messages(short, ref, "sample", np.random.default_rng(7))
     b_messages, b_profile = inference_messages(long, ref, "sample", np.random.default_rng(7))
@@ -115,7 +95,7 @@ def test_inference_length_never_depends_on_the_gold_answer() -> None:
 def test_sampled_lengths_reproduce_the_cell_distribution() -> None:
     rng = np.random.default_rng(0)
     lengths = [
-        inference_profile("en", "multi", "task_dialogue", make_reference(), "sample", rng).target_length
+        inference_profile("en", "multi", "task_dialogue", HUMAN_LENGTHS, "sample", rng).target_length
         for _ in range(7000)
     ]
     counts = np.array([lengths.count(n) for n in CELL_LENGTHS]) / 7000
@@ -123,7 +103,7 @@ def test_sampled_lengths_reproduce_the_cell_distribution() -> None:
 
 
 def test_none_and_user_modes_and_errors() -> None:
-    ref = make_reference()
+    ref = HUMAN_LENGTHS
     assert inference_profile("en", "multi", "task_dialogue", ref, "none").target_length is None
     user = inference_profile("en", "multi", "task_dialogue", None, 55)
     assert (user.target_length, user.length_source) == (55, "user")

@@ -35,6 +35,7 @@ from polyalign.data.buckets import (
     track_from_turns,
 )
 from polyalign.data.config import PrepareConfig
+from polyalign.data.corpora import corpus_identity, iter_corpus
 from polyalign.data.language import detect_language
 from polyalign.data.normalize import normalize_messages
 from polyalign.data.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl
@@ -121,8 +122,6 @@ def _input_identity(config: PrepareConfig) -> dict[str, str]:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
         elif source.corpus is not None:
-            from polyalign.data.corpora import corpus_identity
-
             identity.update(corpus_identity(source))
         else:
             identity[f"hf:{source.hf}"] = f"config={source.hf_config} split={source.hf_split}"
@@ -175,7 +174,7 @@ def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
             yield LoadedItem(Origin(name, line), record, None, "")
         return
     for source in config.sources:
-        yield from iter_source(source)
+        yield from iter_corpus(source) if source.corpus is not None else iter_source(source)
 
 
 def _admit_all(
