@@ -22,6 +22,7 @@ import rjieba
 from tqdm import tqdm
 
 from polyalign.data.buckets import length_units
+from polyalign.data.scripts import HAN
 
 SUPPORTED_LANGUAGES = ("en", "zh")
 KINDS = ("count", "rate", "share", "length")
@@ -163,7 +164,7 @@ FEATURE_NAMES = tuple(f.name for f in FEATURES)
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 _EN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
-_ZH_WORD = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")  # a segmenter token that is a word, not punctuation
+_ZH_WORD = re.compile(rf"[\w{HAN}]")  # a segmenter token that is a word, not punctuation
 _SENTENCE_END = re.compile(r"[.!?。！？]+[\"'”’）)]*(?=\s|$)|[。！？]+|\n+")
 _PUNCT = re.compile(r"[^\w\s]")
 _FULLWIDTH = re.compile(r"[\u3001-\u303f\uff01-\uff65]")  # CJK punctuation and full-width forms
