@@ -27,7 +27,7 @@ from polyalign.data.buckets import (
     PAPER_EDGES,
     TRACKS,
     BackOff,
-    bucket_key,
+    BucketKey,
     fit_quantile_edges,
     length_bin,
     length_units,
@@ -38,7 +38,7 @@ from polyalign.data.config import PrepareConfig
 from polyalign.data.corpora import corpus_identity, iter_corpus
 from polyalign.data.language import detect_language
 from polyalign.data.normalize import normalize_messages
-from polyalign.data.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl
+from polyalign.data.records import Record, RecordError, read_records, validate_messages, write_records
 from polyalign.data.sources import LoadedItem, Origin, iter_source, resolve_paths
 from polyalign.data.splits import SplitOutcome, assign_splits, dedup_key, find_groups
 from polyalign.errors import PolyAlignError
@@ -61,7 +61,7 @@ class PreparedData:
     def load(cls, folder: Path) -> PreparedData:
         if not artifacts.is_complete(folder):
             raise PolyAlignError(f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST})")
-        splits = {name: list(read_jsonl(folder / file)) for name, file in SPLIT_FILES.items()}
+        splits = {name: list(read_records(folder / file)) for name, file in SPLIT_FILES.items()}
         report = BucketReport.from_json(
             json.loads((folder / "bucket_report.json").read_text(encoding="utf-8"))
         )
@@ -102,7 +102,7 @@ def prepare(
     }
     with artifacts.atomic_folder(folder) as staging:
         for name, file in SPLIT_FILES.items():
-            write_jsonl(staging / file, by_split[name])
+            write_records(staging / file, by_split[name])
         _write_lines(staging / "quarantine.jsonl", ledger.rejections)
         _write_lines(staging / "duplicates.jsonl", ledger.duplicates)
         artifacts.write_json(staging / "buckets.json", _buckets_artifact(edges, back_off, config))
@@ -151,9 +151,7 @@ def label_buckets(
     edges = _length_edges(records, config)
     for record in records:
         record.length_bin = length_bin(record.length_units or 0, edges[str(record.language)])
-        record.bucket = bucket_key(
-            str(record.language), str(record.track), str(record.family), record.length_bin
-        )
+        record.bucket = str(BucketKey.parse(record.cell).with_bin(record.length_bin))
     back_off = plan_back_off(
         (r.bucket for r in records if r.split == "train" and r.bucket),
         (r.bucket or "" for r in records),
