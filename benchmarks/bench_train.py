@@ -25,7 +25,7 @@ from transformers.trainer_callback import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
 from polyalign.data.config import PrepareConfig
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.data import records_to_dataset
@@ -72,7 +72,9 @@ def main() -> None:
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        records = prepare(PrepareConfig(), Path(tmp) / "prep", progress=False).splits["train"]
+        records = prepare_stage(
+            PrepareConfig(), root=Path(tmp), out=Path(tmp) / "prep", progress=False
+        ).content.splits["train"]
         tokenizer = train_tokenizer([m.content for r in records[:2000] for m in r.messages], MODEL.vocab_size)
         profile = options.method == "bucket_sft"
         dataset, _ = records_to_dataset(records, profile, tokenizer=tokenizer, max_length=options.max_length)

@@ -119,7 +119,7 @@ def run(
         )
     result = full_run(_load_config(config or OFFLINE_DEFAULT), force=force)
     _print_summary(result.prepared.manifest)
-    _print_buckets(result.prepared.report)
+    _print_buckets(result.prepared.content.report)
     _print_reference(result.reference)
     for method, model in result.models.items():
         console.print(f"[bold]{method}[/]: model {model.folder}")
@@ -150,11 +150,11 @@ def fixture(
 @_user_errors
 def buckets(folder: Annotated[Path, typer.Argument(help="A prepare artefact folder.")]) -> None:
     """Print the bucket report of a prepared dataset."""
-    from polyalign.data.prepare import PreparedData
+    from polyalign.data.prepare import load_prepared
 
-    data = PreparedData.load(folder)
+    data = load_prepared(folder)
     _print_summary(data.manifest)
-    _print_buckets(data.report)
+    _print_buckets(data.content.report)
 
 
 data_app = typer.Typer(
@@ -203,15 +203,15 @@ def _load_config(path: Path | None) -> RunConfig:
 
 
 def _run_prepare(cfg: PrepareConfig, out: Path | None, force: bool) -> None:
-    from polyalign.config import config_hash
-    from polyalign.data.prepare import prepare
+    from polyalign.config import artifact_root, config_hash
+    from polyalign.data.prepare import prepare_stage
 
     console.print(f"config hash {config_hash(cfg)[:16]}")
-    data = prepare(cfg, out, force=force)
+    data = prepare_stage(cfg, root=artifact_root(), out=out, force=force)
     if data.reused:
         console.print(f"[dim]reusing the complete artefact with key {data.manifest['key']}[/]")
     _print_summary(data.manifest)
-    _print_buckets(data.report)
+    _print_buckets(data.content.report)
     console.print(f"prepared dataset, bucket report and quarantine: [bold]{data.folder}[/]")
 
 
@@ -262,10 +262,10 @@ def reference_build(
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Build per-bucket human references from the train split; report the held-out human floor."""
-    from polyalign.data.prepare import PreparedData
+    from polyalign.data.prepare import load_prepared
     from polyalign.pipeline import reference_stage
 
-    artifact = reference_stage(PreparedData.load(prepared), _load_config(config).reference, out, force=force)
+    artifact = reference_stage(load_prepared(prepared), _load_config(config).reference, out, force=force)
     _print_reference(artifact)
     console.print(f"human reference and its report: [bold]{artifact.folder}[/]")
 
@@ -392,7 +392,7 @@ def train_sft(
     if method is not None:
         cfg.train = dataclasses.replace(cfg.train, method=method)  # re-validated by __post_init__
     prepared, reference = prepare_and_reference(cfg)
-    key = train_key(prepared.manifest["key"], reference.manifest["key"], cfg.train)
+    key = train_key(prepared.key, reference.manifest["key"], cfg.train)
     console.print(f"train config (hash {config_hash(cfg.train)[:16]}), artefact key [bold]{key}[/]:")
     console.print_json(json.dumps(dataclasses.asdict(cfg.train), ensure_ascii=False))
     artifact = train_stage(prepared, reference, cfg.train, out, resume=resume, force=force)
@@ -574,7 +574,9 @@ def judge_command(
         name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem
         runs[name if name not in runs else f"{name} ({len(runs) + 1})"] = read_generations(path).responses
     client = OpenAICompatibleClient(cfg.judge, os.environ.get(cfg.judge.api_key_env))
-    results = judge_runs(prepared.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl"))
+    results = judge_runs(
+        prepared.content.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl")
+    )
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out / "judge.json", results)
     console.print(

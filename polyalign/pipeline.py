@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
+from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig, artifact_root, config_hash
-from polyalign.data.prepare import PreparedData, prepare
+from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import load_embedder
@@ -39,21 +40,23 @@ class ReferenceArtifact:
 
 
 def reference_stage(
-    prepared: PreparedData, config: ReferenceConfig, out: Path | None = None, *, force: bool = False
+    prepared: Artifact[PreparedData], config: ReferenceConfig, out: Path | None = None, *, force: bool = False
 ) -> ReferenceArtifact:
     """Build the bucket references from the train split and score the held-out humans for the floor."""
-    key = reference_key(prepared.manifest["key"], config)
+    key = reference_key(prepared.key, config)
     folder = out or artifact_root() / STAGE / key
     if not force and artifacts.holds(folder, key):
         return _load_reference_artifact(folder)
-    source = {"prepare_key": prepared.manifest["key"], "prepare_folder": str(prepared.folder)}
+    source = {"prepare_key": prepared.key, "prepare_folder": str(prepared.folder)}
     embedder = load_embedder(config.embedder) if config.embedder else None
-    reference = build_reference(prepared.splits["train"], config, source, embedder)
-    all_buckets = [str(r.bucket) for split in prepared.splits.values() for r in split]
-    report = build_reference_report(reference, all_buckets, {s: prepared.splits[s] for s in ("val", "test")})
+    reference = build_reference(prepared.content.splits["train"], config, source, embedder)
+    all_buckets = [str(r.bucket) for split in prepared.content.splits.values() for r in split]
+    report = build_reference_report(
+        reference, all_buckets, {s: prepared.content.splits[s] for s in ("val", "test")}
+    )
     manifest = {
         **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-        "parents": {"prepare": prepared.manifest["key"]},
+        "parents": {"prepare": prepared.key},
         "config_hash": config_hash(config),
         "config": dataclasses.asdict(config),
         "feature_names": list(reference.feature_names),
@@ -76,7 +79,7 @@ def _load_reference_artifact(folder: Path) -> ReferenceArtifact:
 
 
 def train_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     reference: ReferenceArtifact | None,
     config: TrainConfig,
     out: Path | None = None,
@@ -92,7 +95,7 @@ def train_stage(
 
 
 def generate_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     reference: ReferenceArtifact | None,
     config: GenerateConfig,
     out: Path | None = None,
@@ -103,9 +106,11 @@ def generate_stage(
     from polyalign.generate.stage import generate_stage as run_generate
 
     reference_key = reference.manifest["key"] if reference else None
-    parents = {"prepare": prepared.manifest["key"], "reference": reference_key}
+    parents = {"prepare": prepared.key, "reference": reference_key}
     human = reference.reference if reference is not None else None
-    return run_generate(prepared.splits[config.split], human, config, parents=parents, out=out, force=force)
+    return run_generate(
+        prepared.content.splits[config.split], human, config, parents=parents, out=out, force=force
+    )
 
 
 @dataclass
@@ -117,7 +122,7 @@ class EvaluateArtifact:
 
 
 def evaluate_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     reference: ReferenceArtifact,
     config: EvalConfig,
     generations: Path | None = None,
@@ -131,7 +136,7 @@ def evaluate_stage(
     from polyalign.evaluate import suite
     from polyalign.reference.embedders import load_embedder
 
-    records = prepared.splits["test"]
+    records = prepared.content.splits["test"]
     if (generations is None) == (human is None):
         raise PolyAlignError("evaluate needs either a generations file or --human gold|split, not both")
     if human == "gold":
@@ -148,7 +153,7 @@ def evaluate_stage(
     if name == "generations" and generations is not None:
         name = Path(str(generations)).resolve().parent.name
     key = artifacts.artifact_key(
-        suite.STAGE, suite.STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
+        suite.STAGE, suite.STAGE_VERSION, prepared.key, reference.manifest["key"], identity,
         config_hash(config), name,
     )  # fmt: skip
     folder = out or artifact_root() / suite.STAGE / key
@@ -158,14 +163,14 @@ def evaluate_stage(
     embedder = load_embedder(config.embedder) if config.embedder else None
     result = suite.evaluate_generations(
         records, gens, reference.reference, config,
-        edges={lang: list(e) for lang, e in prepared.report.edges.items()},
-        train_records=prepared.splits["train"], embedder=embedder, name=name,
+        edges={lang: list(e) for lang, e in prepared.content.report.edges.items()},
+        train_records=prepared.content.splits["train"], embedder=embedder, name=name,
         cache_dir=artifact_root() / "embeddings",
     )  # fmt: skip
     manifest = {
         **artifacts.manifest_header(suite.STAGE, suite.STAGE_VERSION, key),
         "parents": {
-            "prepare": prepared.manifest["key"],
+            "prepare": prepared.key,
             "reference": reference.manifest["key"],
             "generations": identity,
         },
@@ -181,15 +186,15 @@ def evaluate_stage(
 
 def prepare_and_reference(
     config: RunConfig, *, force: bool = False, progress: bool = True
-) -> tuple[PreparedData, ReferenceArtifact]:
+) -> tuple[Artifact[PreparedData], ReferenceArtifact]:
     """The upstream stages, each reused when its artefact is complete."""
-    prepared = prepare(config.prepare, force=force, progress=progress)
+    prepared = prepare_stage(config.prepare, root=artifact_root(), force=force, progress=progress)
     return prepared, reference_stage(prepared, config.reference, force=force)
 
 
 @dataclass
 class FullRun:
-    prepared: PreparedData
+    prepared: Artifact[PreparedData]
     reference: ReferenceArtifact
     models: dict[str, TrainArtifact]
     evaluations: dict[str, EvaluateArtifact]

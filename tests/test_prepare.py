@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 from corruption import corrupt_copy
 
+from polyalign.artifacts import Artifact
 from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
 from polyalign.data.fixture.generator import write_fixture_corpus
-from polyalign.data.prepare import SPLIT_FILES, PreparedData, prepare
+from polyalign.data.prepare import SPLIT_FILES, PreparedData, load_prepared, prepare_stage
 from polyalign.data.splits import group_keys
 
 
-def _all(data: PreparedData) -> list:
-    return [r for records in data.splits.values() for r in records]
+def _all(data: Artifact[PreparedData]) -> list:
+    return [r for records in data.content.splits.values() for r in records]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def fixture_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> None:
-    data = prepare(PrepareConfig(), tmp_path / "out", progress=False)
+    data = prepare_stage(PrepareConfig(), root=tmp_path, out=tmp_path / "out", progress=False)
     counts = data.manifest["counts"]
     assert counts["reconciles"] and counts["in"] == counts["kept"] + counts["duplicates"] + counts["rejected"]
     assert counts["duplicates"] > 0  # the fixture plants a few exact duplicates
@@ -42,24 +43,29 @@ def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> No
     buckets = {r.bucket for r in _all(data)}
     assert len(buckets) == 2 * 2 * 5 * 4  # every language × track × family × length bin
     assert all(r.reference_bucket in (r.bucket, r.cell) for r in _all(data))
-    assert data.report.rows and "backed off" in (tmp_path / "out" / "bucket_report.md").read_text(
+    assert data.content.report.rows and "backed off" in (tmp_path / "out" / "bucket_report.md").read_text(
         encoding="utf-8"
     )
-    reloaded = PreparedData.load(tmp_path / "out")
+    reloaded = load_prepared(tmp_path / "out")
+    assert reloaded.manifest == data.manifest
     assert [r.to_dict() for r in _all(reloaded)] == [r.to_dict() for r in _all(data)]
 
 
 def test_same_key_reuses_the_artefact(tmp_path: Path) -> None:
-    first = prepare(PrepareConfig(), progress=False)
-    second = prepare(PrepareConfig(), progress=False)
-    assert second.reused and second.folder == first.folder
-    assert first.folder.parent.parent == tmp_path / "polyalign-home"
+    first = prepare_stage(PrepareConfig(), root=tmp_path / "root", progress=False)
+    second = prepare_stage(PrepareConfig(), root=tmp_path / "root", progress=False)
+    assert second.reused and not first.reused and second.folder == first.folder
+    assert first.folder == tmp_path / "root" / "prepare" / first.key
+    assert second.manifest == first.manifest and second.content.report == first.content.report
 
 
 def test_splits_are_deterministic_and_seeded(fixture_file: Path, tmp_path: Path) -> None:
     def split_of(seed: int, out: str) -> dict[str, str]:
         config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))], splits=SplitConfig(seed=seed))
-        return {r.id: r.split for r in _all(prepare(config, tmp_path / out, progress=False))}
+        return {
+            r.id: r.split
+            for r in _all(prepare_stage(config, root=tmp_path, out=tmp_path / out, progress=False))
+        }
 
     assert split_of(3, "a") == split_of(3, "b")
     assert split_of(3, "a") != split_of(4, "c")
@@ -67,7 +73,7 @@ def test_splits_are_deterministic_and_seeded(fixture_file: Path, tmp_path: Path)
 
 def test_no_group_or_shared_key_crosses_splits(fixture_file: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
-    records = _all(prepare(config, tmp_path / "out", progress=False))
+    records = _all(prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False))
     split_by_group: dict[str, set[str]] = {}
     split_by_key: dict[str, set[str]] = {}
     for record in records:
@@ -87,17 +93,23 @@ def test_no_group_or_shared_key_crosses_splits(fixture_file: Path, tmp_path: Pat
 
 def test_existing_splits_are_respected(fixture_file: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file), split="test")])
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     assert {r.split for r in _all(data)} == {"test"}
 
 
 def test_corrupted_fixture_keeps_every_valid_record(fixture_file: Path, tmp_path: Path) -> None:
-    clean = prepare(
-        PrepareConfig(sources=[SourceConfig(path=str(fixture_file))]), tmp_path / "clean", progress=False
+    clean = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(path=str(fixture_file))]),
+        root=tmp_path,
+        out=tmp_path / "clean",
+        progress=False,
     )
     planted = corrupt_copy([fixture_file], tmp_path / "bad")
-    data = prepare(
-        PrepareConfig(sources=[SourceConfig(path=str(tmp_path / "bad"))]), tmp_path / "out", progress=False
+    data = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(path=str(tmp_path / "bad"))]),
+        root=tmp_path,
+        out=tmp_path / "out",
+        progress=False,
     )
     counts = data.manifest["counts"]
     assert counts["kept"] == clean.manifest["counts"]["kept"]
@@ -132,7 +144,7 @@ def test_bad_records_of_every_kind(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     config = PrepareConfig(sources=[SourceConfig(path=str(path), family="open_chat")])
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     counts = data.manifest["counts"]
     assert counts["rejected_by_reason"] == {
         "duplicate_id": 1,
@@ -162,7 +174,8 @@ def test_missing_family_is_rejected_with_the_fix(tmp_path: Path) -> None:
         )
         + "\n"
     )
-    data = prepare(PrepareConfig(sources=[SourceConfig(path=str(path))]), tmp_path / "out", progress=False)
+    config = PrepareConfig(sources=[SourceConfig(path=str(path))])
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     (rejection,) = [json.loads(x) for x in (tmp_path / "out" / "quarantine.jsonl").open(encoding="utf-8")]
     assert rejection["reason"] == "missing_family" and "buckets.families" in rejection["detail"]
     assert data.manifest["counts"]["kept"] == 0
@@ -171,10 +184,10 @@ def test_missing_family_is_rejected_with_the_fix(tmp_path: Path) -> None:
 def test_quantile_edges_are_fitted_on_train(fixture_file: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
     config.buckets.edges = "quantile"
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     buckets = json.loads((tmp_path / "out" / "buckets.json").read_text(encoding="utf-8"))
     assert set(buckets["edges"]) == {"en", "zh"} and buckets["edges"]["en"] != [40, 120, 240]
-    train = [r for r in data.splits["train"] if r.language == "en"]
+    train = [r for r in data.content.splits["train"] if r.language == "en"]
     shares = Counter(r.length_bin for r in train)
     assert all(abs(shares[b] / len(train) - 0.25) < 0.1 for b in ("short", "medium", "long", "xlong"))
 
@@ -184,5 +197,5 @@ def test_family_coarsening(fixture_file: Path, tmp_path: Path) -> None:
 
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
     config.buckets.coarsen = dict(PAPER_COARSE_FAMILIES)
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     assert {r.family for r in _all(data)} == {"assistant", "qa", "dialogue"}

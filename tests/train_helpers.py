@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalign.data.config import PrepareConfig
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 from polyalign.data.records import Record
 from polyalign.train.config import TinyModelSettings
 
@@ -38,7 +38,11 @@ SIZES = {
 @functools.cache
 def fixture_train() -> tuple[Record, ...]:
     with tempfile.TemporaryDirectory() as folder:
-        return tuple(prepare(PrepareConfig(), Path(folder) / "prep", progress=False).splits["train"])
+        return tuple(
+            prepare_stage(
+                PrepareConfig(), root=Path(folder), out=Path(folder) / "prep", progress=False
+            ).content.splits["train"]
+        )
 
 
 def unequal_records(sizes: dict[str, int] | None = None) -> list[Record]:

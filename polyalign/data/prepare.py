@@ -8,7 +8,6 @@ Reads the configured sources (or the built-in synthetic fixture). Writes one art
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -19,7 +18,8 @@ from typing import Any
 from tqdm import tqdm
 
 from polyalign import artifacts
-from polyalign.config import artifact_root, config_hash
+from polyalign.artifacts import Artifact
+from polyalign.config import config_hash
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
@@ -49,67 +49,73 @@ SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
 
 @dataclass
 class PreparedData:
-    """A prepare artefact: its folder, manifest, records per split and bucket report."""
+    """The content of a prepare artefact: records per split and the bucket report."""
 
-    folder: Path
-    manifest: dict[str, Any]
     splits: dict[str, list[Record]]
     report: BucketReport
-    reused: bool = False
 
     @classmethod
     def load(cls, folder: Path) -> PreparedData:
-        if not artifacts.is_complete(folder):
-            raise PolyAlignError(f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST})")
         splits = {name: list(read_records(folder / file)) for name, file in SPLIT_FILES.items()}
         report = BucketReport.from_json(
             json.loads((folder / "bucket_report.json").read_text(encoding="utf-8"))
         )
-        return cls(folder, artifacts.read_manifest(folder), splits, report, reused=True)
+        return cls(splits, report)
 
 
-def prepare(
-    config: PrepareConfig, out: Path | None = None, *, force: bool = False, progress: bool = True
-) -> PreparedData:
-    """Run the stage, or reuse the artefact when one with the same key is already complete."""
+def load_prepared(folder: Path) -> Artifact[PreparedData]:
+    """A complete prepare artefact read back from its folder (for commands that are given one)."""
+    if not artifacts.is_complete(folder) or artifacts.read_manifest(folder).get("stage") != STAGE:
+        raise PolyAlignError(
+            f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST} of stage {STAGE!r}): "
+            "run `polyalign prepare` and pass the folder it prints"
+        )
+    return Artifact(folder, artifacts.read_manifest(folder), PreparedData.load(folder), reused=True)
+
+
+def prepare_stage(
+    config: PrepareConfig,
+    *,
+    root: Path,
+    out: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Artifact[PreparedData]:
+    """Run the stage into `out or root/prepare/<key>`, or reuse the artefact complete with that key."""
     inputs = _input_identity(config)
     key = artifacts.artifact_key(STAGE, STAGE_VERSION, config_hash(config), *inputs.values())
-    folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.holds(folder, key):
-        return PreparedData.load(folder)
 
-    ledger = Ledger()
-    records = collect_records(config, ledger, progress)
-    outcome = split_records(records, config)
-    edges, back_off = label_buckets(records, config)
-    if not ledger.reconciles:
-        raise RuntimeError(f"accounting does not reconcile: {ledger.counts()}")  # a bug, never user error
-
-    by_split: dict[str, list[Record]] = {name: [] for name in SPLIT_FILES}
-    for record in records:
-        by_split[record.split or "train"].append(record)
-    report = build_bucket_report(by_split, back_off, edges)
-    manifest = {
-        **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-        "config_hash": config_hash(config),
-        "config": dataclasses.asdict(config),
-        "inputs": inputs,
-        "counts": {**ledger.counts(), "kept_by_split": {k: len(v) for k, v in by_split.items()}},
-        "groups": {
-            "total": outcome.groups_total,
-            "crossing_existing_splits": outcome.groups_crossing_existing,
-        },
-    }
-    with artifacts.atomic_folder(folder) as staging:
+    def build(target: Path) -> dict[str, Any]:
+        ledger = Ledger()
+        records = collect_records(config, ledger, progress)
+        outcome = split_records(records, config)
+        edges, back_off = label_buckets(records, config)
+        if not ledger.reconciles:
+            raise RuntimeError(f"accounting does not reconcile: {ledger.counts()}")  # a bug, never user error
+        by_split: dict[str, list[Record]] = {name: [] for name in SPLIT_FILES}
+        for record in records:
+            by_split[record.split or "train"].append(record)
+        report = build_bucket_report(by_split, back_off, edges)
         for name, file in SPLIT_FILES.items():
-            write_records(staging / file, by_split[name])
-        _write_lines(staging / "quarantine.jsonl", ledger.rejections)
-        _write_lines(staging / "duplicates.jsonl", ledger.duplicates)
-        artifacts.write_json(staging / "buckets.json", _buckets_artifact(edges, back_off, config))
-        artifacts.write_json(staging / "bucket_report.json", report.to_json())
-        (staging / "bucket_report.md").write_text(report.to_markdown(), encoding="utf-8")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
-    return PreparedData(folder, manifest, by_split, report)
+            write_records(target / file, by_split[name])
+        artifacts.write_jsonl(target / "quarantine.jsonl", ledger.rejections)
+        artifacts.write_jsonl(target / "duplicates.jsonl", ledger.duplicates)
+        artifacts.write_json(target / "buckets.json", _buckets_artifact(edges, back_off, config))
+        artifacts.write_json(target / "bucket_report.json", report.to_json())
+        (target / "bucket_report.md").write_text(report.to_markdown(), encoding="utf-8")
+        return {
+            "inputs": inputs,
+            "counts": {**ledger.counts(), "kept_by_split": {k: len(v) for k, v in by_split.items()}},
+            "groups": {
+                "total": outcome.groups_total,
+                "crossing_existing_splits": outcome.groups_crossing_existing,
+            },
+        }
+
+    folder = out or root / STAGE / key
+    return artifacts.run_stage(
+        STAGE, STAGE_VERSION, key, folder, build, PreparedData.load, config=config, force=force
+    )
 
 
 def _input_identity(config: PrepareConfig) -> dict[str, str]:
@@ -310,9 +316,3 @@ def _buckets_artifact(edges: dict[str, tuple[float, ...]], back_off: BackOff, co
         "sparse_cells": back_off.sparse_cells,
         "coarsen": config.buckets.coarsen,
     }
-
-
-def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalign import artifacts
+from polyalign.artifacts import Artifact
 from polyalign.config import artifact_root, config_hash
 from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
@@ -69,7 +70,7 @@ def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) 
 
 
 def train_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     config: TrainConfig,
     reference_key: str | None = None,
     out: Path | None = None,
@@ -77,8 +78,8 @@ def train_stage(
     resume: bool = False,
     force: bool = False,
 ) -> TrainArtifact:
-    """Train (or reuse) the model of `config` on `prepared.splits['train']`."""
-    key = train_key(prepared.manifest["key"], reference_key, config)
+    """Train (or reuse) the model of `config` on `prepared.content.splits['train']`."""
+    key = train_key(prepared.key, reference_key, config)
     folder = out or artifact_root() / STAGE / key
     if not force and artifacts.holds(folder, key):
         summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
@@ -90,7 +91,7 @@ def train_stage(
     from polyalign.train.bucket_sft import BucketSFTTrainer
     from polyalign.train.data import records_to_dataset
 
-    records = prepared.splits["train"]
+    records = prepared.content.splits["train"]
     model, tokenizer = load_model_and_tokenizer(config, records)
     args = build_trainer_args(config, folder / CHECKPOINTS, tiny=config.model == "tiny")
     dataset, trimmed = records_to_dataset(
@@ -127,7 +128,7 @@ def train_stage(
         _save(trainer, tokenizer, config, args, folder, summary)
         manifest = {
             **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-            "parents": {"prepare": prepared.manifest["key"], "reference": reference_key},
+            "parents": {"prepare": prepared.key, "reference": reference_key},
             "config_hash": config_hash(config),
             "config": dataclasses.asdict(config),
         }
