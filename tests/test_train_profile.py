@@ -54,6 +54,11 @@ def test_profile_text_en_and_zh() -> None:
     assert [round_length(n) for n in (7, 23, 101, 333)] == [7, 25, 100, 350]
 
 
+def test_profile_text_refuses_a_language_without_wording() -> None:
+    with pytest.raises(PolyAlignError, match=r"language 'fr'; profile texts exist for \['en', 'zh'\]"):
+        profile_text("fr", "single", "open_chat", 20)
+
+
 def test_with_profile_merges_an_existing_system_prompt() -> None:
     profile = Profile("en", "single", "open_chat", None, "none")
     merged = with_profile([Message("system", "Be kind."), Message("user", "hi")], profile)

@@ -99,8 +99,14 @@ def round_length(units: int) -> int:
 
 
 def profile_text(language: str, track: str, family: str, target_length: int | None) -> str:
-    """The system prompt, in the response language (EN wording for languages without their own)."""
-    t = _TEXT.get(language, _TEXT["en"])
+    """The system prompt, in the response language; a language without its own wording is an error."""
+    if language not in _TEXT:
+        raise PolyAlignError(
+            f"no response-profile wording for language {language!r}; profile texts exist for "
+            f"{sorted(_TEXT)}. Add its wording to `polyalign.data.prompts._TEXT`, or train and generate "
+            "without the profile"
+        )
+    t = _TEXT[language]
     parts = [
         t["language"].format(t["languages"].get(language, language)),
         t["track"].format(t["tracks"].get(track, track)),
