@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
-from polyalign.data.config import PrepareConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import prepare_stage
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.config import TinyModelSettings
@@ -73,7 +73,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         records = prepare_stage(
-            PrepareConfig(), root=Path(tmp), out=Path(tmp) / "prep", progress=False
+            PrepareConfig(sources=[SourceConfig(fixture=0)]),
+            root=Path(tmp),
+            out=Path(tmp) / "prep",
+            progress=False,
         ).content.splits["train"]
         tokenizer = train_tokenizer([m.content for r in records[:2000] for m in r.messages], MODEL.vocab_size)
         profile = options.method == "bucket_sft"

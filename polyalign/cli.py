@@ -79,6 +79,10 @@ def prepare(
             "--from-dir", help="Local copies of the --corpus datasets: DIR/<corpus>/ in the hub's layout."
         ),
     ] = None,
+    fixture: Annotated[
+        int | None,
+        typer.Option(help="Add the built-in synthetic corpus (generated, not real) with this seed."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Split seed (overrides splits.seed).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
@@ -91,6 +95,8 @@ def prepare(
             SourceConfig(path=spec, format=format, language=language, track=track, family=family)
         )
     cfg.sources += corpus_sources(corpus, str(from_dir) if from_dir else None)
+    if fixture is not None:
+        cfg.sources.append(SourceConfig(fixture=fixture))
     if seed is not None:
         cfg.splits.seed = seed
     _run_prepare(cfg, out, force)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -7,11 +9,16 @@ from pathlib import Path
 import pytest
 from corruption import corrupt_copy
 
+import polyalign
 from polyalign.artifacts import Artifact
+from polyalign.config import RunConfig, load_yaml_config
+from polyalign.data import prepare
+from polyalign.data.accounting import Ledger
 from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
 from polyalign.data.fixture.generator import write_fixture_corpus
 from polyalign.data.prepare import SPLIT_FILES, PreparedData, load_prepared, prepare_stage
 from polyalign.data.splits import group_keys
+from polyalign.errors import ConfigError
 
 
 def _all(data: Artifact[PreparedData]) -> list:
@@ -26,7 +33,9 @@ def fixture_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> None:
-    data = prepare_stage(PrepareConfig(), root=tmp_path, out=tmp_path / "out", progress=False)
+    data = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path, out=tmp_path / "out", progress=False
+    )
     counts = data.manifest["counts"]
     assert counts["reconciles"] and counts["in"] == counts["kept"] + counts["duplicates"] + counts["rejected"]
     assert counts["duplicates"] > 0  # the fixture plants a few exact duplicates
@@ -52,8 +61,12 @@ def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> No
 
 
 def test_same_key_reuses_the_artefact(tmp_path: Path) -> None:
-    first = prepare_stage(PrepareConfig(), root=tmp_path / "root", progress=False)
-    second = prepare_stage(PrepareConfig(), root=tmp_path / "root", progress=False)
+    first = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path / "root", progress=False
+    )
+    second = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path / "root", progress=False
+    )
     assert second.reused and not first.reused and second.folder == first.folder
     assert first.folder == tmp_path / "root" / "prepare" / first.key
     assert second.manifest == first.manifest and second.content.report == first.content.report
@@ -199,3 +212,42 @@ def test_family_coarsening(fixture_file: Path, tmp_path: Path) -> None:
     config.buckets.coarsen = dict(PAPER_COARSE_FAMILIES)
     data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     assert {r.family for r in _all(data)} == {"assistant", "qa", "dialogue"}
+
+
+def test_sources_must_name_an_input(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"prepare.sources is empty: .*\{fixture: 0\}"):
+        prepare_stage(PrepareConfig(), root=tmp_path)
+    twice = PrepareConfig(sources=[SourceConfig(fixture=0), SourceConfig(fixture=1)])
+    with pytest.raises(ConfigError, match="more than one fixture source"):
+        prepare_stage(twice, root=tmp_path)
+    with pytest.raises(ConfigError, match=r"labels its own records; remove \['language'\]"):
+        SourceConfig(fixture=0, language="en")
+    with pytest.raises(ConfigError, match="exactly one of"):
+        SourceConfig(fixture=0, path="x.jsonl")
+
+
+def _legacy_hash(data: dict) -> str:
+    """`config_hash` of a prepare config as written before the fixture became a source."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def test_the_fixture_source_keeps_the_key_of_the_empty_sources_it_replaces(tmp_path: Path) -> None:
+    """Before, the fixture was `sources: []` plus `fixture_seed`; its key (and every file source's) stays."""
+    sections = {f: dataclasses.asdict(getattr(PrepareConfig(), f)) for f in ("filters", "buckets", "splits")}
+    config = PrepareConfig(sources=[SourceConfig(fixture=3)])
+    legacy = _legacy_hash({"sources": [], **sections, "fixture_seed": 3})
+    version = polyalign.__version__
+    identity = {"fixture": f"polyalign-fixture seed=3 v={version}"}
+    assert (prepare._key_config_hash(config), prepare._input_identity(config)) == (legacy, identity)
+    source = SourceConfig(path=str(tmp_path))
+    write_fixture_corpus(tmp_path / "a.jsonl", seed=0)
+    old_source = {k: v for k, v in dataclasses.asdict(source).items() if k != "fixture"}
+    legacy = _legacy_hash({"sources": [old_source], **sections, "fixture_seed": 0})
+    assert prepare._key_config_hash(PrepareConfig(sources=[source])) == legacy
+
+
+def test_the_offline_default_prepares_the_fixture_source(tmp_path: Path) -> None:
+    config = load_yaml_config(RunConfig, Path(polyalign.__file__).parent / "defaults" / "offline.yaml")
+    assert [s.fixture for s in config.prepare.sources] == [0]
+    records = prepare.collect_records(config.prepare, Ledger(), progress=False)
+    assert records[0].meta["input"] == "<fixture seed=0>:1" and records[0].meta["synthetic"]

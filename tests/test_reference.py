@@ -30,7 +30,9 @@ def first_sentence(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Artifact[PreparedData]:
-    return prepare_stage(PrepareConfig(), root=tmp_path_factory.mktemp("prep"), progress=False)
+    return prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path_factory.mktemp("prep"), progress=False
+    )
 
 
 def test_reference_refuses_held_out_records(fixture_data: Artifact[PreparedData]) -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from polyalign.cli import app
 from polyalign.config import RunConfig, load_yaml_config
-from polyalign.data.config import PrepareConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import prepare_stage
 from polyalign.errors import ConfigError
 from polyalign.train.config import LoraSettings, TrainConfig
@@ -30,7 +30,9 @@ FAST_ARGS = {
 
 def small_prepared(tmp_path: Path):
     """The prepared fixture with its train split cut to the 24-record set (a test-only shortcut)."""
-    prepared = prepare_stage(PrepareConfig(), root=tmp_path, out=tmp_path / "prep", progress=False)
+    prepared = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path, out=tmp_path / "prep", progress=False
+    )
     fixture_train()
     content = dataclasses.replace(
         prepared.content, splits={**prepared.content.splits, "train": unequal_records()}
@@ -127,7 +129,10 @@ def test_cli_train_sft_plain_baseline(tmp_path: Path) -> None:
         "num_key_value_heads": 1,
         "tokenizer_texts": 50,
     }
-    path.write_text(json.dumps({"train": {"method": "bucket_sft", "tiny": tiny, "args": args}}))
+    fixture = {"sources": [{"fixture": 0}]}
+    path.write_text(
+        json.dumps({"prepare": fixture, "train": {"method": "bucket_sft", "tiny": tiny, "args": args}})
+    )
     out = tmp_path / "sft"
     result = CliRunner().invoke(app, ["train", "sft", "-c", str(path), "--method", "sft", "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from polyalign.data.config import PrepareConfig
+from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import prepare_stage
 from polyalign.data.records import Record
 from polyalign.train.config import TinyModelSettings
@@ -40,7 +40,10 @@ def fixture_train() -> tuple[Record, ...]:
     with tempfile.TemporaryDirectory() as folder:
         return tuple(
             prepare_stage(
-                PrepareConfig(), root=Path(folder), out=Path(folder) / "prep", progress=False
+                PrepareConfig(sources=[SourceConfig(fixture=0)]),
+                root=Path(folder),
+                out=Path(folder) / "prep",
+                progress=False,
             ).content.splits["train"]
         )
 

@@ -1,13 +1,15 @@
 """Stage `prepare`: inputs → normalised, deduplicated, bucketed and split records, with full accounting.
 
-Reads the configured sources (or the built-in synthetic fixture). Writes one artefact folder:
-`train/val/test.jsonl`, `quarantine.jsonl` (rejected input with file, line and reason),
-`duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_report.{md,json}` and, last,
+Reads the configured sources (files, datasets, registered corpora, the built-in synthetic fixture).
+Writes one artefact folder: `train/val/test.jsonl`, `quarantine.jsonl` (rejected input with file, line
+and reason), `duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_report.{md,json}` and, last,
 `manifest.json` (key, config, input checksums, counts). The counts must reconcile or nothing is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -19,7 +21,6 @@ from tqdm import tqdm
 
 from polyalign import artifacts
 from polyalign.artifacts import Artifact
-from polyalign.config import config_hash
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
@@ -36,12 +37,13 @@ from polyalign.data.buckets import (
 )
 from polyalign.data.config import PrepareConfig
 from polyalign.data.corpora import corpus_identity, iter_corpus
+from polyalign.data.fixture.generator import make_fixture_corpus
 from polyalign.data.language import detect_language
 from polyalign.data.normalize import normalize_messages
 from polyalign.data.records import Record, RecordError, read_records, validate_messages, write_records
 from polyalign.data.sources import LoadedItem, Origin, iter_source, resolve_paths
 from polyalign.data.splits import SplitOutcome, assign_splits, dedup_key, find_groups
-from polyalign.errors import PolyAlignError
+from polyalign.errors import ConfigError, PolyAlignError
 
 STAGE, STAGE_VERSION = "prepare", 1
 SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
@@ -83,7 +85,7 @@ def prepare_stage(
 ) -> Artifact[PreparedData]:
     """Run the stage into `out or root/prepare/<key>`, or reuse the artefact complete with that key."""
     inputs = _input_identity(config)
-    key = artifacts.artifact_key(STAGE, STAGE_VERSION, config_hash(config), *inputs.values())
+    key = artifacts.artifact_key(STAGE, STAGE_VERSION, _key_config_hash(config), *inputs.values())
 
     def build(target: Path) -> dict[str, Any]:
         ledger = Ledger()
@@ -94,7 +96,9 @@ def prepare_stage(
             raise RuntimeError(f"accounting does not reconcile: {ledger.counts()}")  # a bug, never user error
         by_split: dict[str, list[Record]] = {name: [] for name in SPLIT_FILES}
         for record in records:
-            by_split[record.split or "train"].append(record)
+            if record.split not in by_split:  # split_records gives every record one: a bug if not
+                raise RuntimeError(f"record {record.id} has split {record.split!r} after splitting")
+            by_split[record.split].append(record)
         report = build_bucket_report(by_split, back_off, edges)
         for name, file in SPLIT_FILES.items():
             write_records(target / file, by_split[name])
@@ -118,13 +122,44 @@ def prepare_stage(
     )
 
 
+def _check_sources(config: PrepareConfig) -> None:
+    """At least one source, and at most one fixture (its input identity is named `fixture`)."""
+    if sum(source.fixture is not None for source in config.sources) > 1:
+        raise ConfigError("prepare.sources holds more than one fixture source: keep one")
+    if not config.sources:
+        raise ConfigError(
+            "prepare.sources is empty: give a JSONL file (`polyalign prepare FILE`), a registered corpus "
+            "(`--corpus NAME`), or sources in the config (`sources: [{path: data.jsonl}]`, `[{hf: NAME}]`, "
+            "`[{corpus: NAME}]`); for the built-in synthetic corpus use `--fixture 0` or `[{fixture: 0}]`"
+        )
+
+
+def _key_config_hash(config: PrepareConfig) -> str:
+    """The config hash inside the key, over the config as it was before the fixture became a source.
+
+    Then the fixture was `fixture_seed` (used when `sources` was empty) and a source had no `fixture`
+    field; hashing that shape keeps every existing prepare key, the offline default's included.
+    """
+    data = dataclasses.asdict(config)
+    fixtures = [source.fixture for source in config.sources if source.fixture is not None]
+    data["sources"] = [
+        {name: value for name, value in source.items() if name != "fixture"}
+        for source in data["sources"]
+        if source["fixture"] is None
+    ]
+    data["fixture_seed"] = fixtures[0] if fixtures else 0
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=False)  # as `config.config_hash` does
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def _input_identity(config: PrepareConfig) -> dict[str, str]:
     """Checksums of every input file (and the names of datasets), which go into the key and manifest."""
-    if not config.sources:
-        return {"fixture": f"polyalign-fixture seed={config.fixture_seed} v={artifacts.__version__}"}
+    _check_sources(config)
     identity = {}
     for source in config.sources:
-        if source.path is not None:
+        if source.fixture is not None:
+            identity["fixture"] = f"polyalign-fixture seed={source.fixture} v={artifacts.__version__}"
+        elif source.path is not None:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
         elif source.corpus is not None:
@@ -169,16 +204,22 @@ def label_buckets(
 
 
 def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
-    if not config.sources:
-        from polyalign.data.fixture.generator import make_fixture_corpus
-
-        name = f"<fixture seed={config.fixture_seed}>"
-        for line, record in enumerate(make_fixture_corpus(config.fixture_seed), start=1):
-            record.meta["input"] = f"{name}:{line}"
-            yield LoadedItem(Origin(name, line), record, None, "")
-        return
+    """Every item of every source, in order: each source kind goes to its reader."""
+    _check_sources(config)
     for source in config.sources:
-        yield from iter_corpus(source) if source.corpus is not None else iter_source(source)
+        if source.fixture is not None:
+            yield from _iter_fixture(source.fixture)
+        elif source.corpus is not None:
+            yield from iter_corpus(source)
+        else:
+            yield from iter_source(source)
+
+
+def _iter_fixture(seed: int) -> Iterator[LoadedItem]:
+    name = f"<fixture seed={seed}>"
+    for line, record in enumerate(make_fixture_corpus(seed), start=1):
+        record.meta["input"] = f"{name}:{line}"
+        yield LoadedItem(Origin(name, line), record, None, "")
 
 
 def _admit_all(
