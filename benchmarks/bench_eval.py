@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from corpus import benchmark_corpus
 
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.suite import Generations, build_eval_data, compute_metrics
@@ -38,15 +38,15 @@ def main() -> None:
     args = parser.parse_args()
     config, origin = benchmark_corpus()
     with tempfile.TemporaryDirectory() as tmp:
-        data = prepare(config, Path(tmp) / "prep", progress=False)
-    reference = build_reference(data.splits["train"], ReferenceConfig())
-    test = sorted(data.splits["test"], key=lambda r: r.id)
+        data = prepare_stage(config, root=Path(tmp), out=Path(tmp) / "prep", progress=False)
+    reference = build_reference(data.content.splits["train"], ReferenceConfig())
+    test = sorted(data.content.splits["test"], key=lambda r: r.id)
     records = [
         dataclasses.replace(test[i % len(test)], id=f"{test[i % len(test)].id}#{i // len(test)}")
         for i in range(args.n)
     ]
     pool: dict[str, list[str]] = {}
-    for record in data.splits["train"] + data.splits["val"]:
+    for record in data.content.splits["train"] + data.content.splits["val"]:
         pool.setdefault(str(record.bucket), []).append(record.response)
     rng = np.random.default_rng(0)
     plain = {}
@@ -59,7 +59,7 @@ def main() -> None:
         degraded = degrade(records, plain, kind)  # shuffling draws from every record, so degrade all
         responses.update({records[i].id: degraded[records[i].id] for i in idx})
     generations = Generations(responses, {"method": "bench: human responses, a quarter each degraded"})
-    edges = {lang: list(e) for lang, e in data.report.edges.items()}
+    edges = {lang: list(e) for lang, e in data.content.report.edges.items()}
     eval_config = EvalConfig(embedder=args.embedder, bootstrap=args.bootstrap)
     embedder = load_embedder(args.embedder)
 
@@ -69,7 +69,7 @@ def main() -> None:
         reference,
         edges,
         embedder=embedder,
-        train_records=data.splits["train"],
+        train_records=data.content.splits["train"],
         config=eval_config,
     )
     start = time.perf_counter()

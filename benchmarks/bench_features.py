@@ -17,7 +17,7 @@ from pathlib import Path
 
 from corpus import benchmark_corpus
 
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import build_reference
 from polyalign.reference.support import SupportScorer
@@ -31,9 +31,9 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
     config, origin = benchmark_corpus()
     with tempfile.TemporaryDirectory() as tmp:
-        data = prepare(config, Path(tmp) / "prep", progress=False)
-    scorer = SupportScorer(build_reference(data.splits["train"], ReferenceConfig()))
-    records = [r for split in data.splits.values() for r in split]
+        data = prepare_stage(config, root=Path(tmp), out=Path(tmp) / "prep", progress=False)
+    scorer = SupportScorer(build_reference(data.content.splits["train"], ReferenceConfig()))
+    records = [r for split in data.content.splits.values() for r in split]
     for language in ("en", "zh"):
         chosen = [r for r in records if r.language == language]
         texts, buckets = [r.response for r in chosen], [str(r.bucket) for r in chosen]

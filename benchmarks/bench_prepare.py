@@ -20,7 +20,7 @@ from corpus import DEV, dev_available
 
 from polyalign.data.accounting import Ledger
 from polyalign.data.config import PrepareConfig, SourceConfig
-from polyalign.data.prepare import collect_records, label_buckets, prepare, split_records
+from polyalign.data.prepare import collect_records, label_buckets, prepare_stage, split_records
 
 
 def seed_rows() -> tuple[list[dict], str]:
@@ -78,7 +78,7 @@ def main() -> None:
         )
         print(f"prepare (load+normalise+bucket+dedup): {args.records / core:,.0f} records/s on one core")
         start = time.perf_counter()
-        prepare(config, Path(tmp) / "out", progress=False)
+        prepare_stage(config, root=Path(tmp), out=Path(tmp) / "out", progress=False)
         whole = time.perf_counter() - start
         print(
             f"whole prepare stage incl. groups, splits and writing: {args.records / whole:,.0f} records/s "

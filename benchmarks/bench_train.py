@@ -24,8 +24,8 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 from trl import SFTConfig, SFTTrainer
 
-from polyalign.data.config import PrepareConfig
-from polyalign.data.prepare import prepare
+from polyalign.data.config import PrepareConfig, SourceConfig
+from polyalign.data.prepare import prepare_stage
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.data import records_to_dataset
 from polyalign.train.tiny import SPEED_SIZE, build_tiny_model, train_tokenizer
@@ -60,7 +60,12 @@ def main() -> None:
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        records = prepare(PrepareConfig(), Path(tmp) / "prep", progress=False).splits["train"]
+        records = prepare_stage(
+            PrepareConfig(sources=[SourceConfig(fixture=0)]),
+            root=Path(tmp),
+            out=Path(tmp) / "prep",
+            progress=False,
+        ).content.splits["train"]
         tokenizer = train_tokenizer(
             [m.content for r in records[:2000] for m in r.messages], SPEED_SIZE.vocab_size
         )

@@ -24,7 +24,7 @@ from typing import Any
 from corpus import benchmark_corpus
 from transformers.trainer_callback import PrinterCallback
 
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 from polyalign.train.bucket_sft import BucketSFTConfig, BucketSFTTrainer
 from polyalign.train.data import records_to_dataset
 from polyalign.train.tiny import CURVES_SIZE, build_tiny_model, train_tokenizer
@@ -112,7 +112,7 @@ def main() -> None:
     config, origin = benchmark_corpus()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        records = prepare(config, tmp / "prep", progress=False).splits["train"]
+        records = prepare_stage(config, root=tmp, out=tmp / "prep", progress=False).content.splits["train"]
         counts = Counter(str(r.bucket) for r in records)
         ranked = sorted(counts, key=lambda b: (counts[b], b))
         watched = ranked[: options.smallest] + ranked[-2:]

@@ -20,4 +20,4 @@ def benchmark_corpus() -> tuple[PrepareConfig, str]:
             sources=[SourceConfig(path=str(DEV / "*.jsonl"), format="polyalign")]
         ), "dev corpus"
     print(f"note: {DEV} not found; using the synthetic fixture corpus instead")
-    return PrepareConfig(), "synthetic fixture"
+    return PrepareConfig(sources=[SourceConfig(fixture=0)]), "synthetic fixture"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from polyalign import artifacts
 from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig, config_hash
-from polyalign.data.prepare import PreparedData, prepare
+from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.errors import PolyAlignError
 from polyalign.reference.stage import ReferenceArtifact, reference_stage
 
@@ -34,7 +34,7 @@ class EvaluateArtifact:
 
 
 def evaluate_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     reference: ReferenceArtifact,
     config: EvalConfig,
     generations: Path | None = None,
@@ -49,7 +49,7 @@ def evaluate_stage(
     from polyalign.evaluate import suite
     from polyalign.reference.embedders import load_embedder
 
-    records = prepared.splits["test"]
+    records = prepared.content.splits["test"]
     if (generations is None) == (human is None):
         raise PolyAlignError("evaluate needs either a generations file or --human gold|split, not both")
     if human == "gold":
@@ -66,7 +66,7 @@ def evaluate_stage(
     if name == "generations" and generations is not None:
         name = Path(str(generations)).resolve().parent.name
     key = artifacts.artifact_key(
-        suite.STAGE, suite.STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
+        suite.STAGE, suite.STAGE_VERSION, prepared.key, reference.manifest["key"], identity,
         config_hash(config), name,
     )  # fmt: skip
     folder = out or root / suite.STAGE / key
@@ -76,14 +76,14 @@ def evaluate_stage(
     embedder = load_embedder(config.embedder) if config.embedder else None
     result = suite.evaluate_generations(
         records, gens, reference.content.reference, config,
-        edges={lang: list(e) for lang, e in prepared.report.edges.items()},
-        train_records=prepared.splits["train"], embedder=embedder, name=name,
+        edges={lang: list(e) for lang, e in prepared.content.report.edges.items()},
+        train_records=prepared.content.splits["train"], embedder=embedder, name=name,
         cache_dir=root / "embeddings",
     )  # fmt: skip
     manifest = {
         **artifacts.manifest_header(suite.STAGE, suite.STAGE_VERSION, key),
         "parents": {
-            "prepare": prepared.manifest["key"],
+            "prepare": prepared.key,
             "reference": reference.manifest["key"],
             "generations": identity,
         },
@@ -99,16 +99,16 @@ def evaluate_stage(
 
 def prepare_and_reference(
     config: RunConfig, *, root: Path, force: bool = False, progress: bool = True
-) -> tuple[PreparedData, ReferenceArtifact]:
+) -> tuple[Artifact[PreparedData], ReferenceArtifact]:
     """The upstream stages, each reused when its artefact is complete."""
-    prepared = prepare(config.prepare, force=force, progress=progress)
+    prepared = prepare_stage(config.prepare, root=root, force=force, progress=progress)
     reference = reference_stage(prepared, config.reference, root=root, force=force)
     return prepared, reference
 
 
 @dataclass
 class FullRun:
-    prepared: PreparedData
+    prepared: Artifact[PreparedData]
     reference: ReferenceArtifact
     models: dict[str, Artifact[dict[str, Any]]]
     generations: dict[str, Artifact[Path]]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from polyalign.data.config import PrepareConfig, SplitConfig
-from polyalign.data.prepare import PreparedData, prepare
+from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
+from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.evaluate.config import EvalConfig
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import HumanReference, build_reference
@@ -23,13 +23,20 @@ def fast_config(**overrides) -> EvalConfig:
 @cache
 def big_fixture(tmp: str) -> tuple[PreparedData, HumanReference]:
     """The synthetic corpus split half train, half test (~1,200 test records, ~60 per context cell)."""
-    config = PrepareConfig(splits=SplitConfig(ratios={"train": 0.5, "val": 0.0, "test": 0.5}))
-    prepared = prepare(config, Path(tmp) / "prepared", progress=False)
+    config = PrepareConfig(
+        sources=[SourceConfig(fixture=0)], splits=SplitConfig(ratios={"train": 0.5, "val": 0.0, "test": 0.5})
+    )
+    prepared = prepare_stage(config, root=Path(tmp), out=Path(tmp) / "prepared", progress=False).content
     return prepared, build_reference(prepared.splits["train"], ReferenceConfig())
 
 
 @cache
 def small_fixture(tmp: str) -> tuple[PreparedData, HumanReference]:
     """The default synthetic corpus (235 test records)."""
-    prepared = prepare(PrepareConfig(), Path(tmp) / "prepared", progress=False)
+    prepared = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]),
+        root=Path(tmp),
+        out=Path(tmp) / "prepared",
+        progress=False,
+    ).content
     return prepared, build_reference(prepared.splits["train"], ReferenceConfig())

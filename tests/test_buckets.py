@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+import polyalign
 from polyalign.data.buckets import (
     PAPER_EDGES,
     BucketKey,
-    bucket_key,
     fit_quantile_edges,
     length_bin,
     length_units,
@@ -59,7 +62,7 @@ def test_quantile_edges_per_language() -> None:
 
 
 def test_keys_and_track() -> None:
-    key = bucket_key("zh", "single", "qa_search", "long")
+    key = str(BucketKey("zh", "single", "qa_search", "long"))
     assert key == "zh|single|qa_search|long"
     assert parent_cell(key) == "zh|single|qa_search"
     assert track_from_turns(1) == "single"
@@ -89,3 +92,17 @@ def test_bucket_key_round_trip_cell_and_order() -> None:
     for bad in ("en|single", "en||open_chat|short", "a|b|c|d|e"):
         with pytest.raises(PolyAlignError, match="neither a bucket"):
             BucketKey.parse(bad)
+
+
+def test_data_reads_and_builds_buckets_through_bucket_key_only() -> None:
+    """No module of `polyalign.data` splits or formats a bucket string by hand (BucketKey owns the '|')."""
+    package = Path(polyalign.__file__).parent / "data"
+    by_hand = re.compile(r"""(split|rsplit|rpartition|partition|count)\(["']\|["']|\}\|\{""")
+    offenders = [
+        f"{path.relative_to(package)}:{line_no}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "buckets.py"
+        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if by_hand.search(line)
+    ]
+    assert not offenders, f"buckets handled by hand: {offenders}"

@@ -97,7 +97,7 @@ def test_fixture_command(tmp_path: Path) -> None:
 
 def test_reference_build_score_and_critic(tmp_path: Path) -> None:
     prepared, reference = tmp_path / "prep", tmp_path / "ref"
-    assert runner.invoke(app, ["prepare", "-o", str(prepared)]).exit_code == 0
+    assert runner.invoke(app, ["prepare", "--fixture", "0", "-o", str(prepared)]).exit_code == 0
     built = runner.invoke(app, ["reference", "build", str(prepared), "-o", str(reference)])
     assert built.exit_code == 0, built.output
     assert (reference / "reference.json").is_file() and (reference / "report.md").is_file()

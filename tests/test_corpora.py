@@ -32,7 +32,7 @@ from polyalign.data.corpora import (
 )
 from polyalign.data.corpora.load import OFFLINE_SWITCHES, _split_of, local_files, part_dir
 from polyalign.data.corpora.recipe import CorpusRecipe, HubPart
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 from polyalign.errors import ConfigError, InputError
 
 datasets = pytest.importorskip("datasets")
@@ -270,14 +270,14 @@ def test_prepare_paper_from_local_copies_reconciles_and_keeps_dialogues_whole(
     hub_copy: Path, tmp_path: Path
 ) -> None:
     config = PrepareConfig(sources=corpus_sources("paper", str(hub_copy)))
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     counts = data.manifest["counts"]
     assert counts["reconciles"] and counts["in"] == counts["kept"] + counts["duplicates"] + counts["rejected"]
     expected_drops = Counter(e[1] for case in NATIVE.values() for e in case.expected if e[0] == "drop")
     assert counts["rejected_by_reason"] == dict(sorted(expected_drops.items()))
     keeps = sum(e[0] == "keep" for case in NATIVE.values() for e in case.expected)
     assert counts["kept"] == keeps + len(get_recipe("coig_cqia").parts) - 1 and counts["duplicates"] == 0
-    records = [r for split in data.splits.values() for r in split]
+    records = [r for split in data.content.splits.values() for r in split]
     by_dialogue = defaultdict(set)
     for record in records:
         if record.source in MULTI_TURN:

@@ -9,7 +9,7 @@ import pytest
 from corruption import corrupt_copy
 
 from polyalign.data.config import PrepareConfig, SourceConfig
-from polyalign.data.prepare import prepare
+from polyalign.data.prepare import prepare_stage
 
 pytestmark = pytest.mark.devcorpus
 
@@ -24,10 +24,10 @@ def _originals(dev: Path) -> dict[str, dict]:
 
 def test_dev_corpus_buckets_cells_and_accounting(dev_corpus: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(dev_corpus / "*.jsonl"), format="polyalign")])
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     counts = data.manifest["counts"]
     assert counts["reconciles"] and counts["in"] == 3960
-    records = [r for split in data.splits.values() for r in split]
+    records = [r for split in data.content.splits.values() for r in split]
     originals = _originals(dev_corpus)
     agree = sum(r.length_bin == originals[r.id]["meta"]["length_bin"] for r in records)
     assert agree / len(originals) >= 0.99
@@ -39,8 +39,8 @@ def test_dev_corpus_buckets_cells_and_accounting(dev_corpus: Path, tmp_path: Pat
 def test_corrupted_dev_corpus_loses_no_valid_record(dev_corpus: Path, tmp_path: Path) -> None:
     planted = corrupt_copy(sorted(dev_corpus.glob("*.jsonl")), tmp_path / "bad")
     config = PrepareConfig(sources=[SourceConfig(path=str(tmp_path / "bad"), format="polyalign")])
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     counts = data.manifest["counts"]
     assert counts["kept"] == 3960 and counts["reconciles"]
     assert counts["rejected_by_reason"] == planted
-    assert {r.id for split in data.splits.values() for r in split} == set(_originals(dev_corpus))
+    assert {r.id for split in data.content.splits.values() for r in split} == set(_originals(dev_corpus))

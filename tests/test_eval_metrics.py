@@ -113,15 +113,16 @@ def test_registry_lookups_are_loud():
 @pytest.mark.devcorpus
 def test_dev_corpus_human_vs_human(dev_corpus, tmp_path):
     from polyalign.data.config import PrepareConfig, SourceConfig
-    from polyalign.data.prepare import prepare
+    from polyalign.data.prepare import prepare_stage
     from polyalign.reference.config import ReferenceConfig
     from polyalign.reference.reference import build_reference
 
-    prepared = prepare(
+    prepared = prepare_stage(
         PrepareConfig(sources=[SourceConfig(path=str(dev_corpus / "*.jsonl"), format="polyalign")]),
-        tmp_path / "dev",
+        root=tmp_path,
+        out=tmp_path / "dev",
         progress=False,
-    )
+    ).content
     reference = build_reference(prepared.splits["train"], ReferenceConfig())
     records, human = human_split(prepared.splits["test"], seed=0)
     config = fast_config(mauve_min_rows=20)

@@ -99,7 +99,10 @@ def test_partial_run_and_empty_responses_are_evaluated_with_explicit_na(fixture_
 
 def test_evaluate_cli_writes_results_the_report_reads(tmp_path, monkeypatch):
     config = tmp_path / "run.yaml"
-    config.write_text("evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n")
+    config.write_text(
+        "prepare:\n  sources:\n    - fixture: 0\n"
+        "evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n"
+    )
     runner = CliRunner()
     out = tmp_path / "human-split"
     result = runner.invoke(app, ["evaluate", "--human", "split", "-c", str(config), "-o", str(out)])

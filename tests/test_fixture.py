@@ -12,7 +12,7 @@ import pytest
 from polyalign.data.buckets import FAMILIES, LENGTH_BINS, TRACKS, length_bin, length_units
 from polyalign.data.fixture.generator import LANGUAGES, make_fixture_corpus, write_fixture_corpus
 from polyalign.data.normalize import normalize_text
-from polyalign.data.records import DERIVED_FIELDS, Record, read_jsonl
+from polyalign.data.records import DERIVED_FIELDS, Record, read_records
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -152,7 +152,7 @@ def test_texts_are_already_normalised(corpus: list[Record]) -> None:
 def test_jsonl_round_trip(tmp_path: Path, corpus: list[Record]) -> None:
     path = tmp_path / "fixture.jsonl"
     assert write_fixture_corpus(path, seed=0) == len(corpus)
-    assert _dicts(list(read_jsonl(path))) == _dicts(corpus)
+    assert _dicts(list(read_records(path))) == _dicts(corpus)
 
 
 def test_records_validate(corpus: list[Record]) -> None:

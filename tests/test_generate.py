@@ -8,9 +8,10 @@ import sys
 import types
 
 import pytest
-from eval_helpers import small_fixture
 
 from polyalign.data.buckets import BucketKey
+from polyalign.data.config import PrepareConfig, SourceConfig
+from polyalign.data.prepare import prepare_stage
 from polyalign.data.records import Message
 from polyalign.errors import ConfigError
 from polyalign.evaluate.suite import read_generations
@@ -18,8 +19,9 @@ from polyalign.generate.backends import TransformersBackend, VLLMBackend
 from polyalign.generate.config import DecodingConfig, GenerateConfig
 from polyalign.generate.plan import LeakError, PromptPlan, check_leaks, plan_prompts
 from polyalign.generate.stage import generate_rows, generate_stage
-from polyalign.pipeline import reference_stage
 from polyalign.reference.config import ReferenceConfig
+from polyalign.reference.reference import build_reference
+from polyalign.reference.stage import reference_stage
 from polyalign.train.config import TinyModelSettings
 from polyalign.train.tiny import build_tiny
 
@@ -27,8 +29,9 @@ from polyalign.train.tiny import build_tiny
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("generate")
-    prepared, reference = small_fixture(str(tmp))
-    texts = [m.content for r in prepared.splits["train"][:200] for m in r.messages]
+    prepared = prepare_stage(PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp, progress=False)
+    reference = build_reference(prepared.content.splits["train"], ReferenceConfig())
+    texts = [m.content for r in prepared.content.splits["train"][:200] for m in r.messages]
     model, tokenizer = build_tiny(
         texts, TinyModelSettings(vocab_size=400, hidden_size=32, intermediate_size=64)
     )
@@ -43,13 +46,14 @@ def _config(model: str, **overrides) -> GenerateConfig:
 
 def test_generation_rows_carry_prompt_profile_decoding_and_model(setup, artifact_home):
     prepared, _, model = setup
-    records = sorted(prepared.splits["test"], key=lambda r: r.id)[:6]
-    prepared = dataclasses.replace(prepared, splits={**prepared.splits, "test": records})
+    records = sorted(prepared.content.splits["test"], key=lambda r: r.id)[:6]
+    content = dataclasses.replace(prepared.content, splits={**prepared.content.splits, "test": records})
+    prepared = dataclasses.replace(prepared, content=content)
     reference = reference_stage(prepared, ReferenceConfig(), root=artifact_home)
     artifact = generate_stage(prepared, reference, _config(model), root=artifact_home)
     assert artifact.folder == artifact_home / "generate" / artifact.key
     assert artifact.manifest["parents"] == {
-        "prepare": prepared.manifest["key"],
+        "prepare": prepared.key,
         "reference": reference.manifest["key"],
     }
     rows = [json.loads(line) for line in artifact.content.read_text().splitlines()]
@@ -72,7 +76,7 @@ def test_generation_rows_carry_prompt_profile_decoding_and_model(setup, artifact
 def test_profiles_are_shared_by_methods_and_never_read_the_gold(setup):
     """Same seed, same record → same sampled target length, whatever the model; mode off: no system."""
     prepared, reference, _ = setup
-    records = prepared.splits["test"][:30]
+    records = prepared.content.splits["test"][:30]
     a = plan_prompts(records, reference, _config("model-a"))
     b = plan_prompts(list(reversed(records)), reference, _config("model-b"))
     assert [p.profile for p in a] == [p.profile for p in b]
@@ -88,7 +92,7 @@ def test_profiles_are_shared_by_methods_and_never_read_the_gold(setup):
 
 def test_same_seed_same_generations(setup):
     prepared, reference, model = setup
-    records = sorted(prepared.splits["test"], key=lambda r: r.id)[:4]
+    records = sorted(prepared.content.splits["test"], key=lambda r: r.id)[:4]
     backend = TransformersBackend(model)
     first, _ = generate_rows(records, reference, _config(model), backend)
     second, _ = generate_rows(records, reference, _config(model), backend)
@@ -101,7 +105,7 @@ def _plan(record, messages):
 
 def test_leak_guard_refuses_a_prompt_with_its_gold_answer(setup):
     prepared, _, _ = setup
-    record = next(r for r in prepared.splits["test"] if r.length_units and r.length_units > 10)
+    record = next(r for r in prepared.content.splits["test"] if r.length_units and r.length_units > 10)
     leaked = dataclasses.replace(
         record,
         messages=(

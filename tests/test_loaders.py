@@ -149,3 +149,10 @@ def test_missing_hf_dataset_is_a_clear_error(tmp_path: Path) -> None:
     source = SourceConfig(hf=str(tmp_path / "not-there"), columns={"prompt": "q", "response": "a"})
     with pytest.raises(InputError, match="cannot load the datasets dataset"):
         list(iter_source(source))
+
+
+@pytest.mark.parametrize("source", [SourceConfig(corpus="dolly"), SourceConfig(fixture=0)])
+def test_sources_reads_files_and_datasets_only(source: SourceConfig) -> None:
+    """Corpora and the fixture have their own readers (prepare dispatches); sources never imports them."""
+    with pytest.raises(InputError, match="neither a JSONL `path` nor an `hf` dataset"):
+        list(iter_source(source))

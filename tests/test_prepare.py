@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -7,14 +9,20 @@ from pathlib import Path
 import pytest
 from corruption import corrupt_copy
 
+import polyalign
+from polyalign.artifacts import Artifact
+from polyalign.config import RunConfig, load_yaml_config
+from polyalign.data import prepare
+from polyalign.data.accounting import Ledger
 from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
 from polyalign.data.fixture.generator import write_fixture_corpus
-from polyalign.data.prepare import SPLIT_FILES, PreparedData, prepare
+from polyalign.data.prepare import SPLIT_FILES, PreparedData, load_prepared, prepare_stage
 from polyalign.data.splits import group_keys
+from polyalign.errors import ConfigError
 
 
-def _all(data: PreparedData) -> list:
-    return [r for records in data.splits.values() for r in records]
+def _all(data: Artifact[PreparedData]) -> list:
+    return [r for records in data.content.splits.values() for r in records]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +33,9 @@ def fixture_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> None:
-    data = prepare(PrepareConfig(), tmp_path / "out", progress=False)
+    data = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path, out=tmp_path / "out", progress=False
+    )
     counts = data.manifest["counts"]
     assert counts["reconciles"] and counts["in"] == counts["kept"] + counts["duplicates"] + counts["rejected"]
     assert counts["duplicates"] > 0  # the fixture plants a few exact duplicates
@@ -42,24 +52,33 @@ def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> No
     buckets = {r.bucket for r in _all(data)}
     assert len(buckets) == 2 * 2 * 5 * 4  # every language × track × family × length bin
     assert all(r.reference_bucket in (r.bucket, r.cell) for r in _all(data))
-    assert data.report.rows and "backed off" in (tmp_path / "out" / "bucket_report.md").read_text(
+    assert data.content.report.rows and "backed off" in (tmp_path / "out" / "bucket_report.md").read_text(
         encoding="utf-8"
     )
-    reloaded = PreparedData.load(tmp_path / "out")
+    reloaded = load_prepared(tmp_path / "out")
+    assert reloaded.manifest == data.manifest
     assert [r.to_dict() for r in _all(reloaded)] == [r.to_dict() for r in _all(data)]
 
 
 def test_same_key_reuses_the_artefact(tmp_path: Path) -> None:
-    first = prepare(PrepareConfig(), progress=False)
-    second = prepare(PrepareConfig(), progress=False)
-    assert second.reused and second.folder == first.folder
-    assert first.folder.parent.parent == tmp_path / "polyalign-home"
+    first = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path / "root", progress=False
+    )
+    second = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path / "root", progress=False
+    )
+    assert second.reused and not first.reused and second.folder == first.folder
+    assert first.folder == tmp_path / "root" / "prepare" / first.key
+    assert second.manifest == first.manifest and second.content.report == first.content.report
 
 
 def test_splits_are_deterministic_and_seeded(fixture_file: Path, tmp_path: Path) -> None:
     def split_of(seed: int, out: str) -> dict[str, str]:
         config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))], splits=SplitConfig(seed=seed))
-        return {r.id: r.split for r in _all(prepare(config, tmp_path / out, progress=False))}
+        return {
+            r.id: r.split
+            for r in _all(prepare_stage(config, root=tmp_path, out=tmp_path / out, progress=False))
+        }
 
     assert split_of(3, "a") == split_of(3, "b")
     assert split_of(3, "a") != split_of(4, "c")
@@ -67,7 +86,7 @@ def test_splits_are_deterministic_and_seeded(fixture_file: Path, tmp_path: Path)
 
 def test_no_group_or_shared_key_crosses_splits(fixture_file: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
-    records = _all(prepare(config, tmp_path / "out", progress=False))
+    records = _all(prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False))
     split_by_group: dict[str, set[str]] = {}
     split_by_key: dict[str, set[str]] = {}
     for record in records:
@@ -87,17 +106,23 @@ def test_no_group_or_shared_key_crosses_splits(fixture_file: Path, tmp_path: Pat
 
 def test_existing_splits_are_respected(fixture_file: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file), split="test")])
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     assert {r.split for r in _all(data)} == {"test"}
 
 
 def test_corrupted_fixture_keeps_every_valid_record(fixture_file: Path, tmp_path: Path) -> None:
-    clean = prepare(
-        PrepareConfig(sources=[SourceConfig(path=str(fixture_file))]), tmp_path / "clean", progress=False
+    clean = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(path=str(fixture_file))]),
+        root=tmp_path,
+        out=tmp_path / "clean",
+        progress=False,
     )
     planted = corrupt_copy([fixture_file], tmp_path / "bad")
-    data = prepare(
-        PrepareConfig(sources=[SourceConfig(path=str(tmp_path / "bad"))]), tmp_path / "out", progress=False
+    data = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(path=str(tmp_path / "bad"))]),
+        root=tmp_path,
+        out=tmp_path / "out",
+        progress=False,
     )
     counts = data.manifest["counts"]
     assert counts["kept"] == clean.manifest["counts"]["kept"]
@@ -132,7 +157,7 @@ def test_bad_records_of_every_kind(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     config = PrepareConfig(sources=[SourceConfig(path=str(path), family="open_chat")])
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     counts = data.manifest["counts"]
     assert counts["rejected_by_reason"] == {
         "duplicate_id": 1,
@@ -162,7 +187,8 @@ def test_missing_family_is_rejected_with_the_fix(tmp_path: Path) -> None:
         )
         + "\n"
     )
-    data = prepare(PrepareConfig(sources=[SourceConfig(path=str(path))]), tmp_path / "out", progress=False)
+    config = PrepareConfig(sources=[SourceConfig(path=str(path))])
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     (rejection,) = [json.loads(x) for x in (tmp_path / "out" / "quarantine.jsonl").open(encoding="utf-8")]
     assert rejection["reason"] == "missing_family" and "buckets.families" in rejection["detail"]
     assert data.manifest["counts"]["kept"] == 0
@@ -171,10 +197,10 @@ def test_missing_family_is_rejected_with_the_fix(tmp_path: Path) -> None:
 def test_quantile_edges_are_fitted_on_train(fixture_file: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
     config.buckets.edges = "quantile"
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     buckets = json.loads((tmp_path / "out" / "buckets.json").read_text(encoding="utf-8"))
     assert set(buckets["edges"]) == {"en", "zh"} and buckets["edges"]["en"] != [40, 120, 240]
-    train = [r for r in data.splits["train"] if r.language == "en"]
+    train = [r for r in data.content.splits["train"] if r.language == "en"]
     shares = Counter(r.length_bin for r in train)
     assert all(abs(shares[b] / len(train) - 0.25) < 0.1 for b in ("short", "medium", "long", "xlong"))
 
@@ -184,5 +210,44 @@ def test_family_coarsening(fixture_file: Path, tmp_path: Path) -> None:
 
     config = PrepareConfig(sources=[SourceConfig(path=str(fixture_file))])
     config.buckets.coarsen = dict(PAPER_COARSE_FAMILIES)
-    data = prepare(config, tmp_path / "out", progress=False)
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
     assert {r.family for r in _all(data)} == {"assistant", "qa", "dialogue"}
+
+
+def test_sources_must_name_an_input(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"prepare.sources is empty: .*\{fixture: 0\}"):
+        prepare_stage(PrepareConfig(), root=tmp_path)
+    twice = PrepareConfig(sources=[SourceConfig(fixture=0), SourceConfig(fixture=1)])
+    with pytest.raises(ConfigError, match="more than one fixture source"):
+        prepare_stage(twice, root=tmp_path)
+    with pytest.raises(ConfigError, match=r"labels its own records; remove \['language'\]"):
+        SourceConfig(fixture=0, language="en")
+    with pytest.raises(ConfigError, match="exactly one of"):
+        SourceConfig(fixture=0, path="x.jsonl")
+
+
+def _legacy_hash(data: dict) -> str:
+    """`config_hash` of a prepare config as written before the fixture became a source."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def test_the_fixture_source_keeps_the_key_of_the_empty_sources_it_replaces(tmp_path: Path) -> None:
+    """Before, the fixture was `sources: []` plus `fixture_seed`; its key (and every file source's) stays."""
+    sections = {f: dataclasses.asdict(getattr(PrepareConfig(), f)) for f in ("filters", "buckets", "splits")}
+    config = PrepareConfig(sources=[SourceConfig(fixture=3)])
+    legacy = _legacy_hash({"sources": [], **sections, "fixture_seed": 3})
+    version = polyalign.__version__
+    identity = {"fixture": f"polyalign-fixture seed=3 v={version}"}
+    assert (prepare._key_config_hash(config), prepare._input_identity(config)) == (legacy, identity)
+    source = SourceConfig(path=str(tmp_path))
+    write_fixture_corpus(tmp_path / "a.jsonl", seed=0)
+    old_source = {k: v for k, v in dataclasses.asdict(source).items() if k != "fixture"}
+    legacy = _legacy_hash({"sources": [old_source], **sections, "fixture_seed": 0})
+    assert prepare._key_config_hash(PrepareConfig(sources=[source])) == legacy
+
+
+def test_the_offline_default_prepares_the_fixture_source(tmp_path: Path) -> None:
+    config = load_yaml_config(RunConfig, Path(polyalign.__file__).parent / "defaults" / "offline.yaml")
+    assert [s.fixture for s in config.prepare.sources] == [0]
+    records = prepare.collect_records(config.prepare, Ledger(), progress=False)
+    assert records[0].meta["input"] == "<fixture seed=0>:1" and records[0].meta["synthetic"]

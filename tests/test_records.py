@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from polyalign.data.records import Message, Record, RecordError, read_jsonl, write_jsonl
+from polyalign.data.records import Message, Record, RecordError, read_records, write_records
+from polyalign.errors import InputError
 
 
 def _record(**overrides: object) -> dict:
@@ -31,8 +32,8 @@ def _record(**overrides: object) -> dict:
 def test_round_trip_is_lossless(tmp_path: Path) -> None:
     original = Record.from_dict(_record(split="train", length_units=5, length_bin="short"))
     path = tmp_path / "r.jsonl"
-    write_jsonl(path, [original])
-    (loaded,) = read_jsonl(path)
+    write_records(path, [original])
+    (loaded,) = read_records(path)
     assert loaded == original
     assert loaded.to_dict() == _record(split="train", length_units=5, length_bin="short")
     assert "你呢" in path.read_text(encoding="utf-8")  # written as UTF-8, not \u escapes
@@ -74,8 +75,17 @@ def test_unknown_field_and_missing_id_are_schema_errors() -> None:
         Record.from_dict(data)
 
 
-def test_read_jsonl_names_file_and_line(tmp_path: Path) -> None:
+def test_read_records_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(_record()) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(RecordError, match=r"bad\.jsonl:2"):
-        list(read_jsonl(path))
+    with pytest.raises(InputError, match=r"bad\.jsonl:2: not valid JSON"):
+        list(read_records(path))
+    path.write_text(json.dumps(_record()) + "\n" + json.dumps({**_record(), "messages": []}) + "\n")
+    with pytest.raises(InputError, match=r"bad\.jsonl:2: .*messages"):
+        list(read_records(path))
+
+
+def test_cell_needs_a_labelled_record() -> None:
+    record = Record.from_dict({**_record(), "language": None})
+    with pytest.raises(RecordError, match="no language, track or family"):
+        _ = record.cell

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from polyalign.artifacts import Artifact
 from polyalign.data.buckets import BucketKey
 from polyalign.data.config import PrepareConfig, SourceConfig
-from polyalign.data.prepare import PreparedData, prepare
+from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.errors import InputError, PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError, Example, HumanModelCritic, train_critic
@@ -37,20 +38,22 @@ def first_sentence(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
-    return prepare(PrepareConfig(), tmp_path_factory.mktemp("prep"), progress=False)
+def fixture_data(tmp_path_factory: pytest.TempPathFactory) -> Artifact[PreparedData]:
+    return prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path_factory.mktemp("prep"), progress=False
+    )
 
 
-def test_reference_refuses_held_out_records(fixture_data: PreparedData) -> None:
-    leaky = [*fixture_data.splits["train"], fixture_data.splits["test"][0]]
+def test_reference_refuses_held_out_records(fixture_data: Artifact[PreparedData]) -> None:
+    leaky = [*fixture_data.content.splits["train"], fixture_data.content.splits["test"][0]]
     with pytest.raises(ReferenceLeakError, match="train split only"):
         build_reference(leaky, ReferenceConfig())
 
 
-def test_back_off_and_statistics(fixture_data: PreparedData) -> None:
-    reference = build_reference(fixture_data.splits["train"], ReferenceConfig(min_bucket_size=20))
+def test_back_off_and_statistics(fixture_data: Artifact[PreparedData]) -> None:
+    reference = build_reference(fixture_data.content.splits["train"], ReferenceConfig(min_bucket_size=20))
     counts: dict[str, int] = defaultdict(int)
-    for record in fixture_data.splits["train"]:
+    for record in fixture_data.content.splits["train"]:
         counts[str(record.bucket)] += 1
     for bucket, n in counts.items():
         assert reference.resolve(bucket) == (bucket if n >= 20 else str(BucketKey.parse(bucket).cell))
@@ -64,9 +67,11 @@ def test_back_off_and_statistics(fixture_data: PreparedData) -> None:
         reference.resolve("fr|single|qa_search|short")
 
 
-def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: Path) -> None:
+def test_save_and_load_are_bit_identical(fixture_data: Artifact[PreparedData], tmp_path: Path) -> None:
     config = ReferenceConfig(embedder="hashing", embedding_sample=8)
-    reference = build_reference(fixture_data.splits["train"], config, {"prepare_key": "k"}, HashingEmbedder())
+    reference = build_reference(
+        fixture_data.content.splits["train"], config, {"prepare_key": "k"}, HashingEmbedder()
+    )
     reference.save(tmp_path)
     loaded = HumanReference.load(tmp_path)
     assert loaded.stats == reference.stats
@@ -76,7 +81,7 @@ def test_save_and_load_are_bit_identical(fixture_data: PreparedData, tmp_path: P
         )
     assert loaded.embeddings is not None and reference.embeddings is not None
     assert all(np.array_equal(reference.embeddings[k], loaded.embeddings[k]) for k in reference.embeddings)
-    test = fixture_data.splits["test"]
+    test = fixture_data.content.splits["test"]
     texts, buckets = [r.response for r in test], [str(r.bucket) for r in test]
     assert np.array_equal(
         SupportScorer(reference).score(texts, buckets), SupportScorer(loaded).score(texts, buckets)
@@ -117,9 +122,9 @@ def test_band_arrays_and_deviation_by_hand() -> None:
         reference.band_arrays(["a", "a|short"])
 
 
-def test_support_distance_reads_the_reference_band_arrays(fixture_data: PreparedData) -> None:
-    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
-    test = fixture_data.splits["test"]
+def test_support_distance_reads_the_reference_band_arrays(fixture_data: Artifact[PreparedData]) -> None:
+    reference = build_reference(fixture_data.content.splits["train"], ReferenceConfig())
+    test = fixture_data.content.splits["test"]
     keys = [reference.resolve(str(r.bucket)) for r in test]
     x = extract([r.response for r in test], [str(r.language) for r in test])
     low, high, scale = reference.band_arrays(keys)
@@ -141,11 +146,11 @@ def test_scoring_input_checks_buckets_with_file_and_line(tmp_path: Path) -> None
         read_scoring_input(path)
 
 
-def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, tmp_path: Path) -> None:
+def test_stage_writes_report_and_is_reused(fixture_data: Artifact[PreparedData], tmp_path: Path) -> None:
     first = reference_stage(fixture_data, ReferenceConfig(), root=tmp_path)
     assert first.folder == tmp_path / "reference" / first.key and not first.reused
     assert (first.folder / "report.md").is_file() and (first.folder / "manifest.json").is_file()
-    assert first.manifest["parents"]["prepare"] == fixture_data.manifest["key"]
+    assert first.manifest["parents"]["prepare"] == fixture_data.key
     heldout = [row for row in first.content.report.rows if row.heldout_n]
     assert heldout and all(0 <= row.heldout_mean < 0.5 for row in heldout)
     again = reference_stage(fixture_data, ReferenceConfig(), root=tmp_path)
@@ -153,25 +158,25 @@ def test_stage_writes_report_and_is_reused(fixture_data: PreparedData, tmp_path:
     assert again.manifest == first.manifest and again.content.reference.stats == first.content.reference.stats
 
 
-def test_perturbed_fixture_responses_score_higher(fixture_data: PreparedData) -> None:
-    scorer = SupportScorer(build_reference(fixture_data.splits["train"], ReferenceConfig()))
-    test = fixture_data.splits["test"]
+def test_perturbed_fixture_responses_score_higher(fixture_data: Artifact[PreparedData]) -> None:
+    scorer = SupportScorer(build_reference(fixture_data.content.splits["train"], ReferenceConfig()))
+    test = fixture_data.content.splits["test"]
     buckets = [str(r.bucket) for r in test]
     human = scorer.score([r.response for r in test], buckets)
     templated = scorer.score([TEMPLATE[str(r.language)].format(x=r.response) for r in test], buckets)
     assert templated.mean() > 3 * human.mean()
 
 
-def _critic_examples(data: PreparedData) -> tuple[list[Example], list[Example]]:
-    train = data.splits["train"]
+def _critic_examples(data: Artifact[PreparedData]) -> tuple[list[Example], list[Example]]:
+    train = data.content.splits["train"]
     human = [Example(r.id, r.response, str(r.bucket)) for r in train]
     model = [Example(r.id, TEMPLATE[str(r.language)].format(x=first_sentence(r.response)), str(r.bucket))
              for r in train]  # fmt: skip
     return human, model
 
 
-def test_critic_learns_and_round_trips(fixture_data: PreparedData, tmp_path: Path) -> None:
-    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
+def test_critic_learns_and_round_trips(fixture_data: Artifact[PreparedData], tmp_path: Path) -> None:
+    reference = build_reference(fixture_data.content.splits["train"], ReferenceConfig())
     human, model = _critic_examples(fixture_data)
     critic = train_critic(reference, human, model, seed=0)
     assert (
@@ -185,8 +190,8 @@ def test_critic_learns_and_round_trips(fixture_data: PreparedData, tmp_path: Pat
     )
 
 
-def test_critic_refuses_constant_scores(fixture_data: PreparedData) -> None:
-    reference = build_reference(fixture_data.splits["train"], ReferenceConfig())
+def test_critic_refuses_constant_scores(fixture_data: Artifact[PreparedData]) -> None:
+    reference = build_reference(fixture_data.content.splits["train"], ReferenceConfig())
     human, _ = _critic_examples(fixture_data)
     identical = [Example(e.pair_id, e.text, e.bucket) for e in human]  # "model" = human: nothing to learn
     with pytest.raises(CriticError, match=r"held-out scores are constant \(0\.5000 for every response\)"):
@@ -198,9 +203,9 @@ def test_critic_refuses_constant_scores(fixture_data: PreparedData) -> None:
 @pytest.mark.devcorpus
 def test_dev_corpus_humans_beat_assistant_style_in_every_cell(dev_corpus: Path, tmp_path: Path) -> None:
     config = PrepareConfig(sources=[SourceConfig(path=str(dev_corpus / "*.jsonl"), format="polyalign")])
-    data = prepare(config, tmp_path / "prep", progress=False)
-    scorer = SupportScorer(build_reference(data.splits["train"], ReferenceConfig()))
-    test = data.splits["test"]
+    data = prepare_stage(config, root=tmp_path, out=tmp_path / "prep", progress=False)
+    scorer = SupportScorer(build_reference(data.content.splits["train"], ReferenceConfig()))
+    test = data.content.splits["test"]
     buckets = [str(r.bucket) for r in test]
     human = scorer.score([r.response for r in test], buckets)
     templated = scorer.score([TEMPLATE[str(r.language)].format(x=r.response) for r in test], buckets)

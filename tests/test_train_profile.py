@@ -18,30 +18,10 @@ from polyalign.data.prompts import (
 )
 from polyalign.data.records import Message, Record
 from polyalign.errors import PolyAlignError
-from polyalign.reference.config import ReferenceConfig
-from polyalign.reference.reference import HumanReference, ReferenceStats
 from polyalign.train.data import record_row, records_to_dataset
 
 CELL_LENGTHS = [3, 5, 8, 40, 41, 90, 200]
-
-
-def make_reference() -> HumanReference:
-    """A reference with one cell whose human lengths are CELL_LENGTHS (other statistics unused here)."""
-    stats = ReferenceStats(
-        n=len(CELL_LENGTHS),
-        level="cell",
-        quantiles={},
-        mean=[],
-        std=[],
-        iqr=[],
-        low=[],
-        high=[],
-        scale=[],
-        lengths=CELL_LENGTHS,
-    )
-    return HumanReference(
-        config=ReferenceConfig(), feature_names=(), stats={"en|multi|task_dialogue": stats}, source={}
-    )
+HUMAN_LENGTHS = {"en|multi|task_dialogue": CELL_LENGTHS}  # one cell's human lengths, as a reference gives
 
 
 def record(response: str, units: int) -> Record:
@@ -74,6 +54,11 @@ def test_profile_text_en_and_zh() -> None:
     assert [round_length(n) for n in (7, 23, 101, 333)] == [7, 25, 100, 350]
 
 
+def test_profile_text_refuses_a_language_without_wording() -> None:
+    with pytest.raises(PolyAlignError, match=r"language 'fr'; profile texts exist for \['en', 'zh'\]"):
+        profile_text("fr", "single", "open_chat", 20)
+
+
 def test_with_profile_merges_an_existing_system_prompt() -> None:
     profile = Profile("en", "single", "open_chat", None, "none")
     merged = with_profile([Message("system", "Be kind."), Message("user", "hi")], profile)
@@ -102,7 +87,7 @@ def test_length_dropout_is_seeded_per_record() -> None:
 
 def test_inference_length_never_depends_on_the_gold_answer() -> None:
     """Records that differ only in their gold response (and length) get the same profile and prompt."""
-    ref = make_reference()
+    ref = HUMAN_LENGTHS
     short, long = record("Which area?", 2), record("word " * 300, 300)
     a_messages, a_profile = inference_messages(short, ref, "sample", np.random.default_rng(7))
     b_messages, b_profile = inference_messages(long, ref, "sample", np.random.default_rng(7))
@@ -115,7 +100,7 @@ def test_inference_length_never_depends_on_the_gold_answer() -> None:
 def test_sampled_lengths_reproduce_the_cell_distribution() -> None:
     rng = np.random.default_rng(0)
     lengths = [
-        inference_profile("en", "multi", "task_dialogue", make_reference(), "sample", rng).target_length
+        inference_profile("en", "multi", "task_dialogue", HUMAN_LENGTHS, "sample", rng).target_length
         for _ in range(7000)
     ]
     counts = np.array([lengths.count(n) for n in CELL_LENGTHS]) / 7000
@@ -123,7 +108,7 @@ def test_sampled_lengths_reproduce_the_cell_distribution() -> None:
 
 
 def test_none_and_user_modes_and_errors() -> None:
-    ref = make_reference()
+    ref = HUMAN_LENGTHS
     assert inference_profile("en", "multi", "task_dialogue", ref, "none").target_length is None
     user = inference_profile("en", "multi", "task_dialogue", None, 55)
     assert (user.target_length, user.length_source) == (55, "user")

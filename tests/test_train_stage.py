@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from polyalign.artifacts import Artifact
 from polyalign.cli import app
 from polyalign.config import RunConfig, load_yaml_config
-from polyalign.data.config import PrepareConfig
-from polyalign.data.prepare import prepare
+from polyalign.data.config import PrepareConfig, SourceConfig
+from polyalign.data.prepare import prepare_stage
 from polyalign.errors import ConfigError
 from polyalign.train.config import LoraSettings, TrainConfig
 from polyalign.train.stage import build_trainer_args, train_stage
@@ -31,9 +31,14 @@ FAST_ARGS = {
 
 def small_prepared(tmp_path: Path):
     """The prepared fixture with its train split cut to the 24-record set (a test-only shortcut)."""
-    prepared = prepare(PrepareConfig(), tmp_path / "prep", progress=False)
+    prepared = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=tmp_path, out=tmp_path / "prep", progress=False
+    )
     fixture_train()
-    return dataclasses.replace(prepared, splits={**prepared.splits, "train": unequal_records()})
+    content = dataclasses.replace(
+        prepared.content, splits={**prepared.content.splits, "train": unequal_records()}
+    )
+    return dataclasses.replace(prepared, content=content)
 
 
 def config(**overrides) -> TrainConfig:
@@ -93,7 +98,7 @@ def test_stage_writes_a_loadable_model_folder_and_reuses_it(tmp_path: Path) -> N
     assert summary == artifact.content
     assert summary["method"] == "bucket_sft" and summary["profile"] and summary["global_step"] == 2
     assert set(summary["effective_mass"]) == set(summary["buckets"]) and summary["train_loss_curves"]
-    assert artifact.manifest["parents"] == {"prepare": prepared.manifest["key"], "reference": "ref123"}
+    assert artifact.manifest["parents"] == {"prepare": prepared.key, "reference": "ref123"}
     model = AutoModelForCausalLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert model.config.vocab_size == len(tokenizer) and tokenizer.chat_template
@@ -129,7 +134,10 @@ def test_cli_train_sft_plain_baseline(tmp_path: Path) -> None:
         "num_key_value_heads": 1,
         "tokenizer_texts": 50,
     }
-    path.write_text(json.dumps({"train": {"method": "bucket_sft", "tiny": tiny, "args": args}}))
+    fixture = {"sources": [{"fixture": 0}]}
+    path.write_text(
+        json.dumps({"prepare": fixture, "train": {"method": "bucket_sft", "tiny": tiny, "args": args}})
+    )
     out = tmp_path / "sft"
     result = CliRunner().invoke(app, ["train", "sft", "-c", str(path), "--method", "sft", "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from polyalign.data.config import PrepareConfig
-from polyalign.data.prepare import prepare
+from polyalign.data.config import PrepareConfig, SourceConfig
+from polyalign.data.prepare import prepare_stage
 from polyalign.data.records import Record
 from polyalign.train.tiny import TEST_SIZE
 
@@ -29,7 +29,14 @@ SIZES = {
 @functools.cache
 def fixture_train() -> tuple[Record, ...]:
     with tempfile.TemporaryDirectory() as folder:
-        return tuple(prepare(PrepareConfig(), Path(folder) / "prep", progress=False).splits["train"])
+        return tuple(
+            prepare_stage(
+                PrepareConfig(sources=[SourceConfig(fixture=0)]),
+                root=Path(folder),
+                out=Path(folder) / "prep",
+                progress=False,
+            ).content.splits["train"]
+        )
 
 
 def unequal_records(sizes: dict[str, int] | None = None) -> list[Record]:

@@ -40,12 +40,17 @@ def prepare(
             "--from-dir", help="Local copies of the --corpus datasets: DIR/<corpus>/ in the hub's layout."
         ),
     ] = None,
+    fixture: Annotated[
+        int | None,
+        typer.Option(help="Add the built-in synthetic corpus (generated, not real) with this seed."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Split seed (overrides splits.seed).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
 ) -> None:
     """Load, normalise, deduplicate, bucket and split data; write the prepared dataset and bucket report."""
+    from polyalign.config import artifact_root
     from polyalign.data.corpora import corpus_sources
-    from polyalign.data.prepare import prepare as prepare_data  # the command shares its name
+    from polyalign.data.prepare import prepare_stage
 
     cfg = load_config(config).prepare
     for spec in inputs or []:
@@ -53,12 +58,14 @@ def prepare(
             SourceConfig(path=spec, format=format, language=language, track=track, family=family)
         )
     cfg.sources += corpus_sources(corpus, str(from_dir) if from_dir else None)
+    if fixture is not None:
+        cfg.sources.append(SourceConfig(fixture=fixture))
     if seed is not None:
         cfg.splits.seed = seed
-    data = prepare_data(cfg, out, force=force)
+    data = prepare_stage(cfg, root=artifact_root(), out=out, force=force)
     print_key("prepare", data.manifest["key"], data.reused)
     print_summary(data.manifest)
-    print_buckets(data.report)
+    print_buckets(data.content.report)
     console.print(f"prepared dataset, bucket report and quarantine: [bold]{data.folder}[/]")
 
 
@@ -77,12 +84,12 @@ def fixture(
 @user_errors
 def buckets(folder: Annotated[Path, typer.Argument(help="A prepare artefact folder.")]) -> None:
     """Print the bucket report of a prepared dataset."""
-    from polyalign.data.prepare import PreparedData
+    from polyalign.data.prepare import load_prepared
 
-    data = PreparedData.load(folder)
+    data = load_prepared(folder)
     print_key("prepare", data.manifest["key"], reused=True)
     print_summary(data.manifest)
-    print_buckets(data.report)
+    print_buckets(data.content.report)
 
 
 data_app = typer.Typer(
@@ -115,11 +122,11 @@ def data_show(name: Annotated[str, typer.Argument(help="A corpus name from `poly
     """Everything a corpus recipe says: hub parts, fields, dialogue cutting, drops, splits, assumptions."""
     from rich.markup import escape
 
-    from polyalign.data.corpora import get_recipe
+    from polyalign.data.corpora import describe_recipe
 
     table = Table(show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    for label, text in get_recipe(name).describe():
+    for label, text in describe_recipe(name):
         table.add_row(label, escape(text))
     console.print(table)

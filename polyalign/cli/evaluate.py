@@ -105,7 +105,9 @@ def judge_command(
         name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem
         runs[name if name not in runs else f"{name} ({len(runs) + 1})"] = read_generations(path).responses
     client = OpenAICompatibleClient(cfg.judge, os.environ.get(cfg.judge.api_key_env))
-    results = judge_runs(prepared.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl"))
+    results = judge_runs(
+        prepared.content.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl")
+    )
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out / "judge.json", results)
     console.print(

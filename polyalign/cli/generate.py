@@ -37,7 +37,7 @@ def generate(
     cfg.generate = dataclasses.replace(cfg.generate, **{k: v for k, v in overrides.items() if v is not None})
     root = artifact_root()
     prepared, reference = prepare_and_reference(cfg, root=root)
-    print_key("generate", generate_key(prepared.manifest["key"], reference.manifest["key"], cfg.generate))
+    print_key("generate", generate_key(prepared.key, reference.manifest["key"], cfg.generate))
     console.print(f"generate config (hash {config_hash(cfg.generate)[:16]}):")
     console.print_json(json.dumps(dataclasses.asdict(cfg.generate), ensure_ascii=False))
     artifact = generate_stage(prepared, reference, cfg.generate, root=root, out=out, force=force)

@@ -24,11 +24,11 @@ def reference_build(
 ) -> None:
     """Build per-bucket human references from the train split; report the held-out human floor."""
     from polyalign.config import artifact_root
-    from polyalign.data.prepare import PreparedData
+    from polyalign.data.prepare import load_prepared
     from polyalign.reference.stage import reference_stage
 
     cfg = load_config(config).reference
-    artifact = reference_stage(PreparedData.load(prepared), cfg, root=artifact_root(), out=out, force=force)
+    artifact = reference_stage(load_prepared(prepared), cfg, root=artifact_root(), out=out, force=force)
     print_key("reference", artifact.manifest["key"], artifact.reused)
     print_reference(artifact)
     console.print(f"human reference and its report: [bold]{artifact.folder}[/]")

@@ -41,7 +41,7 @@ def run(
             "and a tiny model built offline; its numbers demonstrate the pipeline, not the method.[/]"
         )
     result = full_run(load_config(config or OFFLINE_DEFAULT), root=artifact_root(), force=force)
-    print_key("prepare", result.prepared.manifest["key"], result.prepared.reused)
+    print_key("prepare", result.prepared.key, result.prepared.reused)
     print_key("reference", result.reference.manifest["key"], result.reference.reused)
     for method in result.models:
         for stage, artifact in (
@@ -51,7 +51,7 @@ def run(
         ):
             print_key(f"{method} {stage}", artifact.manifest["key"], artifact.reused)
     print_summary(result.prepared.manifest)
-    print_buckets(result.prepared.report)
+    print_buckets(result.prepared.content.report)
     print_reference(result.reference)
     for method, model in result.models.items():
         console.print(f"[bold]{method}[/]: model {model.folder}")

@@ -38,7 +38,7 @@ def train_sft(
         cfg.train = dataclasses.replace(cfg.train, method=method)  # re-validated by __post_init__
     root = artifact_root()
     prepared, reference = prepare_and_reference(cfg, root=root)
-    key = train_key(prepared.manifest["key"], reference.manifest["key"], cfg.train)
+    key = train_key(prepared.key, reference.manifest["key"], cfg.train)
     print_key("train", key)
     console.print(f"train config (hash {config_hash(cfg.train)[:16]}):")
     console.print_json(json.dumps(dataclasses.asdict(cfg.train), ensure_ascii=False))

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from polyalign.data.buckets import BackOff, bucket_sort_key, parent_cell
+from polyalign.data.buckets import BackOff, BucketKey
 
 HISTOGRAM_EDGES = (0, 10, 20, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960)
 SPLIT_NAMES = ("train", "val", "test")
@@ -46,7 +46,7 @@ class BucketReport:
 
     @property
     def cells(self) -> list[str]:
-        return sorted({parent_cell(r.bucket) for r in self.rows})
+        return sorted({str(BucketKey.parse(r.bucket).cell) for r in self.rows})
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -124,7 +124,7 @@ def build_bucket_report(
         for record in records:
             counts[record.bucket][split] += 1
             histograms[record.cell][_histogram_index(record.length_units)] += 1
-    ordered = sorted(counts, key=bucket_sort_key)
+    ordered = sorted(counts, key=lambda b: BucketKey.parse(b).sort_key())
     rows = [
         BucketRow(b, counts[b]["train"], counts[b]["val"], counts[b]["test"], back_off.reference[b])
         for b in ordered

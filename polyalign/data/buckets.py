@@ -119,15 +119,8 @@ def _bin_rank(name: str) -> int:
     return LENGTH_BINS.index(name) if name in LENGTH_BINS else len(LENGTH_BINS)
 
 
-def cell_key(language: str, track: str, family: str) -> str:
-    return str(BucketKey(language, track, family))
-
-
-def bucket_key(language: str, track: str, family: str, bin_name: str) -> str:
-    return str(BucketKey(language, track, family, bin_name))
-
-
 def parent_cell(bucket: str) -> str:
+    """The cell of a bucket string (for modules that hold buckets as strings)."""
     return str(BucketKey.parse(bucket).cell)
 
 
@@ -157,13 +150,15 @@ class BackOff:
         """Cells that stay below min_size even pooled: reported, since there is no further parent."""
         cell_counts: Counter[str] = Counter()
         for bucket, n in self.train_counts.items():
-            cell_counts[parent_cell(bucket)] += n
-        cells = {parent_cell(b) for b in self.reference}
+            cell_counts[str(BucketKey.parse(bucket).cell)] += n
+        cells = {str(BucketKey.parse(b).cell) for b in self.reference}
         return sorted(c for c in cells if cell_counts[c] < self.min_size)
 
 
 def plan_back_off(train_buckets: Iterable[str], all_buckets: Iterable[str], min_size: int) -> BackOff:
     """Map every bucket (train, val or test) to its reference bucket from train counts only."""
     counts = Counter(train_buckets)
-    reference = {b: (b if counts[b] >= min_size else parent_cell(b)) for b in {*counts, *all_buckets}}
+    reference = {
+        b: (b if counts[b] >= min_size else str(BucketKey.parse(b).cell)) for b in {*counts, *all_buckets}
+    }
     return BackOff(min_size=min_size, train_counts=dict(counts), reference=reference)

@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 from polyalign.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+# Optional source fields that mean nothing to the fixture, which labels its own records.
+_NOT_FOR_FIXTURE = ("source", "language", "track", "family", "split", "from_dir")
 INPUT_FORMATS = ("auto", "polyalign", "messages", "sharegpt", "alpaca", "columns")
 
 
 @dataclass
 class SourceConfig:
-    """One input: JSONL file(s) or a Hugging Face dataset, with defaults for fields its records lack."""
+    """One input: JSONL file(s), a Hugging Face dataset, a registered corpus or the synthetic fixture.
+
+    File and dataset sources carry defaults for the fields their records lack; a corpus and the fixture
+    label their own records.
+    """
 
     path: str | None = None  # a JSONL file, a directory of *.jsonl, or a glob; relative to the config file
     hf: str | None = (
@@ -29,13 +35,20 @@ class SourceConfig:
     split: str | None = None  # put every record of this source in this split (e.g. an official test set)
     corpus: str | None = None  # a registered corpus recipe (`polyalign data list`) instead of path/hf
     from_dir: str | None = None  # local copy of a registered corpus, in the hub's file layout
+    fixture: int | None = None  # seed of the built-in synthetic corpus (tests, the offline default)
 
     def __post_init__(self) -> None:
-        if sum(x is not None for x in (self.path, self.hf, self.corpus)) != 1:
+        if sum(x is not None for x in (self.path, self.hf, self.corpus, self.fixture)) != 1:
             raise ConfigError(
-                "a source needs exactly one of 'path' (JSONL), 'hf' (a datasets dataset) "
-                "or 'corpus' (a registered recipe)"
+                "a source needs exactly one of 'path' (JSONL), 'hf' (a datasets dataset), "
+                "'corpus' (a registered recipe) or 'fixture' (the synthetic corpus's seed)"
             )
+        if self.fixture is not None:
+            defaults = {"format": self.format != "auto", "columns": bool(self.columns)}
+            defaults |= {name: getattr(self, name) is not None for name in _NOT_FOR_FIXTURE}
+            if any(defaults.values()):
+                given = [name for name, is_set in defaults.items() if is_set]
+                raise ConfigError(f"the fixture source labels its own records; remove {given} from it")
         if self.from_dir is not None and self.corpus is None:
             raise ConfigError("'from_dir' is the local copy of a registered 'corpus'; set 'corpus' too")
         if self.format not in INPUT_FORMATS:
@@ -97,10 +110,11 @@ class SplitConfig:
 
 @dataclass
 class PrepareConfig:
-    """Everything `polyalign prepare` needs; an empty `sources` means the built-in synthetic fixture."""
+    """Everything `polyalign prepare` needs. `sources` must name at least one input when the stage runs
+    (the synthetic corpus too is a source: `{fixture: 0}`); it may start empty for the CLI to fill.
+    """
 
     sources: list[SourceConfig] = field(default_factory=list)
     filters: FilterConfig = field(default_factory=FilterConfig)
     buckets: BucketConfig = field(default_factory=BucketConfig)
     splits: SplitConfig = field(default_factory=SplitConfig)
-    fixture_seed: int = 0  # seed of the synthetic corpus used when no source is given

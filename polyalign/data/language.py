@@ -12,10 +12,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
-_WORD = re.compile(r"(?:(?![\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])[^\W\d_])+")
+from polyalign.data.scripts import HAN, HANGUL, KANA, SPACELESS
+
+_HAN = re.compile(f"[{HAN}]")
+_KANA = re.compile(f"[{KANA}]")
+_HANGUL = re.compile(f"[{HANGUL}]")
+_WORD = re.compile(rf"(?:(?![{SPACELESS}])[^\W\d_])+")  # a run of letters of a script written with spaces
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,15 @@
 """Stage `prepare`: inputs → normalised, deduplicated, bucketed and split records, with full accounting.
 
-Reads the configured sources (or the built-in synthetic fixture). Writes one artefact folder:
-`train/val/test.jsonl`, `quarantine.jsonl` (rejected input with file, line and reason),
-`duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_report.{md,json}` and, last,
+Reads the configured sources (files, datasets, registered corpora, the built-in synthetic fixture).
+Writes one artefact folder: `train/val/test.jsonl`, `quarantine.jsonl` (rejected input with file, line
+and reason), `duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_report.{md,json}` and, last,
 `manifest.json` (key, config, input checksums, counts). The counts must reconcile or nothing is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -19,7 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from polyalign import artifacts
-from polyalign.config import artifact_root, config_hash
+from polyalign.artifacts import Artifact
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
@@ -27,7 +28,7 @@ from polyalign.data.buckets import (
     PAPER_EDGES,
     TRACKS,
     BackOff,
-    bucket_key,
+    BucketKey,
     fit_quantile_edges,
     length_bin,
     length_units,
@@ -35,12 +36,14 @@ from polyalign.data.buckets import (
     track_from_turns,
 )
 from polyalign.data.config import PrepareConfig
+from polyalign.data.corpora import corpus_identity, iter_corpus
+from polyalign.data.fixture.generator import make_fixture_corpus
 from polyalign.data.language import detect_language
 from polyalign.data.normalize import normalize_messages
-from polyalign.data.records import Record, RecordError, read_jsonl, validate_messages, write_jsonl
+from polyalign.data.records import Record, RecordError, read_records, validate_messages, write_records
 from polyalign.data.sources import LoadedItem, Origin, iter_source, resolve_paths
 from polyalign.data.splits import SplitOutcome, assign_splits, dedup_key, find_groups
-from polyalign.errors import PolyAlignError
+from polyalign.errors import ConfigError, PolyAlignError
 
 STAGE, STAGE_VERSION = "prepare", 1
 SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
@@ -48,81 +51,118 @@ SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
 
 @dataclass
 class PreparedData:
-    """A prepare artefact: its folder, manifest, records per split and bucket report."""
+    """The content of a prepare artefact: records per split and the bucket report."""
 
-    folder: Path
-    manifest: dict[str, Any]
     splits: dict[str, list[Record]]
     report: BucketReport
-    reused: bool = False
 
     @classmethod
     def load(cls, folder: Path) -> PreparedData:
-        if not artifacts.is_complete(folder):
-            raise PolyAlignError(f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST})")
-        splits = {name: list(read_jsonl(folder / file)) for name, file in SPLIT_FILES.items()}
+        splits = {name: list(read_records(folder / file)) for name, file in SPLIT_FILES.items()}
         report = BucketReport.from_json(
             json.loads((folder / "bucket_report.json").read_text(encoding="utf-8"))
         )
-        return cls(folder, artifacts.read_manifest(folder), splits, report, reused=True)
+        return cls(splits, report)
 
 
-def prepare(
-    config: PrepareConfig, out: Path | None = None, *, force: bool = False, progress: bool = True
-) -> PreparedData:
-    """Run the stage, or reuse the artefact when one with the same key is already complete."""
+def load_prepared(folder: Path) -> Artifact[PreparedData]:
+    """A complete prepare artefact read back from its folder (for commands that are given one)."""
+    if not artifacts.is_complete(folder) or artifacts.read_manifest(folder).get("stage") != STAGE:
+        raise PolyAlignError(
+            f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST} of stage {STAGE!r}): "
+            "run `polyalign prepare` and pass the folder it prints"
+        )
+    return Artifact(folder, artifacts.read_manifest(folder), PreparedData.load(folder), reused=True)
+
+
+def prepare_stage(
+    config: PrepareConfig,
+    *,
+    root: Path,
+    out: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Artifact[PreparedData]:
+    """Run the stage into `out or root/prepare/<key>`, or reuse the artefact complete with that key."""
     inputs = _input_identity(config)
-    key = artifacts.artifact_key(STAGE, STAGE_VERSION, config_hash(config), *inputs.values())
-    folder = out or artifact_root() / STAGE / key
-    if not force and artifacts.holds(folder, key):
-        return PreparedData.load(folder)
+    key = artifacts.artifact_key(STAGE, STAGE_VERSION, _key_config_hash(config), *inputs.values())
 
-    ledger = Ledger()
-    records = collect_records(config, ledger, progress)
-    outcome = split_records(records, config)
-    edges, back_off = label_buckets(records, config)
-    if not ledger.reconciles:
-        raise RuntimeError(f"accounting does not reconcile: {ledger.counts()}")  # a bug, never user error
-
-    by_split: dict[str, list[Record]] = {name: [] for name in SPLIT_FILES}
-    for record in records:
-        by_split[record.split or "train"].append(record)
-    report = build_bucket_report(by_split, back_off, edges)
-    manifest = {
-        **artifacts.manifest_header(STAGE, STAGE_VERSION, key),
-        "config_hash": config_hash(config),
-        "config": dataclasses.asdict(config),
-        "inputs": inputs,
-        "counts": {**ledger.counts(), "kept_by_split": {k: len(v) for k, v in by_split.items()}},
-        "groups": {
-            "total": outcome.groups_total,
-            "crossing_existing_splits": outcome.groups_crossing_existing,
-        },
-    }
-    with artifacts.atomic_folder(folder) as staging:
+    def build(target: Path) -> dict[str, Any]:
+        ledger = Ledger()
+        records = collect_records(config, ledger, progress)
+        outcome = split_records(records, config)
+        edges, back_off = label_buckets(records, config)
+        if not ledger.reconciles:
+            raise RuntimeError(f"accounting does not reconcile: {ledger.counts()}")  # a bug, never user error
+        by_split: dict[str, list[Record]] = {name: [] for name in SPLIT_FILES}
+        for record in records:
+            if record.split not in by_split:  # split_records gives every record one: a bug if not
+                raise RuntimeError(f"record {record.id} has split {record.split!r} after splitting")
+            by_split[record.split].append(record)
+        report = build_bucket_report(by_split, back_off, edges)
         for name, file in SPLIT_FILES.items():
-            write_jsonl(staging / file, by_split[name])
-        _write_lines(staging / "quarantine.jsonl", ledger.rejections)
-        _write_lines(staging / "duplicates.jsonl", ledger.duplicates)
-        artifacts.write_json(staging / "buckets.json", _buckets_artifact(edges, back_off, config))
-        artifacts.write_json(staging / "bucket_report.json", report.to_json())
-        (staging / "bucket_report.md").write_text(report.to_markdown(), encoding="utf-8")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
-    return PreparedData(folder, manifest, by_split, report)
+            write_records(target / file, by_split[name])
+        artifacts.write_jsonl(target / "quarantine.jsonl", ledger.rejections)
+        artifacts.write_jsonl(target / "duplicates.jsonl", ledger.duplicates)
+        artifacts.write_json(target / "buckets.json", _buckets_artifact(edges, back_off, config))
+        artifacts.write_json(target / "bucket_report.json", report.to_json())
+        (target / "bucket_report.md").write_text(report.to_markdown(), encoding="utf-8")
+        return {
+            "inputs": inputs,
+            "counts": {**ledger.counts(), "kept_by_split": {k: len(v) for k, v in by_split.items()}},
+            "groups": {
+                "total": outcome.groups_total,
+                "crossing_existing_splits": outcome.groups_crossing_existing,
+            },
+        }
+
+    folder = out or root / STAGE / key
+    return artifacts.run_stage(
+        STAGE, STAGE_VERSION, key, folder, build, PreparedData.load, config=config, force=force
+    )
+
+
+def _check_sources(config: PrepareConfig) -> None:
+    """At least one source, and at most one fixture (its input identity is named `fixture`)."""
+    if sum(source.fixture is not None for source in config.sources) > 1:
+        raise ConfigError("prepare.sources holds more than one fixture source: keep one")
+    if not config.sources:
+        raise ConfigError(
+            "prepare.sources is empty: give a JSONL file (`polyalign prepare FILE`), a registered corpus "
+            "(`--corpus NAME`), or sources in the config (`sources: [{path: data.jsonl}]`, `[{hf: NAME}]`, "
+            "`[{corpus: NAME}]`); for the built-in synthetic corpus use `--fixture 0` or `[{fixture: 0}]`"
+        )
+
+
+def _key_config_hash(config: PrepareConfig) -> str:
+    """The config hash inside the key, over the config as it was before the fixture became a source.
+
+    Then the fixture was `fixture_seed` (used when `sources` was empty) and a source had no `fixture`
+    field; hashing that shape keeps every existing prepare key, the offline default's included.
+    """
+    data = dataclasses.asdict(config)
+    fixtures = [source.fixture for source in config.sources if source.fixture is not None]
+    data["sources"] = [
+        {name: value for name, value in source.items() if name != "fixture"}
+        for source in data["sources"]
+        if source["fixture"] is None
+    ]
+    data["fixture_seed"] = fixtures[0] if fixtures else 0
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=False)  # as `config.config_hash` does
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _input_identity(config: PrepareConfig) -> dict[str, str]:
     """Checksums of every input file (and the names of datasets), which go into the key and manifest."""
-    if not config.sources:
-        return {"fixture": f"polyalign-fixture seed={config.fixture_seed} v={artifacts.__version__}"}
+    _check_sources(config)
     identity = {}
     for source in config.sources:
-        if source.path is not None:
+        if source.fixture is not None:
+            identity["fixture"] = f"polyalign-fixture seed={source.fixture} v={artifacts.__version__}"
+        elif source.path is not None:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
         elif source.corpus is not None:
-            from polyalign.data.corpora import corpus_identity
-
             identity.update(corpus_identity(source))
         else:
             identity[f"hf:{source.hf}"] = f"config={source.hf_config} split={source.hf_split}"
@@ -152,9 +192,7 @@ def label_buckets(
     edges = _length_edges(records, config)
     for record in records:
         record.length_bin = length_bin(record.length_units or 0, edges[str(record.language)])
-        record.bucket = bucket_key(
-            str(record.language), str(record.track), str(record.family), record.length_bin
-        )
+        record.bucket = str(BucketKey.parse(record.cell).with_bin(record.length_bin))
     back_off = plan_back_off(
         (r.bucket for r in records if r.split == "train" and r.bucket),
         (r.bucket or "" for r in records),
@@ -166,16 +204,22 @@ def label_buckets(
 
 
 def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
-    if not config.sources:
-        from polyalign.data.fixture.generator import make_fixture_corpus
-
-        name = f"<fixture seed={config.fixture_seed}>"
-        for line, record in enumerate(make_fixture_corpus(config.fixture_seed), start=1):
-            record.meta["input"] = f"{name}:{line}"
-            yield LoadedItem(Origin(name, line), record, None, "")
-        return
+    """Every item of every source, in order: each source kind goes to its reader."""
+    _check_sources(config)
     for source in config.sources:
-        yield from iter_source(source)
+        if source.fixture is not None:
+            yield from _iter_fixture(source.fixture)
+        elif source.corpus is not None:
+            yield from iter_corpus(source)
+        else:
+            yield from iter_source(source)
+
+
+def _iter_fixture(seed: int) -> Iterator[LoadedItem]:
+    name = f"<fixture seed={seed}>"
+    for line, record in enumerate(make_fixture_corpus(seed), start=1):
+        record.meta["input"] = f"{name}:{line}"
+        yield LoadedItem(Origin(name, line), record, None, "")
 
 
 def _admit_all(
@@ -313,9 +357,3 @@ def _buckets_artifact(edges: dict[str, tuple[float, ...]], back_off: BackOff, co
         "sparse_cells": back_off.sparse_cells,
         "coarsen": config.buckets.coarsen,
     }
-
-
-def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -3,32 +3,33 @@
 In training the profile is the record's own, target length included (its gold length: that is what the
 model learns to follow). At inference the length part is chosen *without the gold answer*:
 
-- `"sample"` (default): drawn from the human length distribution of the context cell
-  (`HumanReference.stats[cell].lengths`, training split only), with an explicit seeded generator, so the
+- `"sample"` (default): drawn from the human length distribution of the context cell (`CellLengths`:
+  the human reference's cell lengths, training split only), with an explicit seeded generator, so the
   lengths of many generations reproduce the human distribution of that cell;
 - `"none"`: no length part at all;
 - an integer: the user's target length.
 
-`inference_profile` takes only the context cell (language, track, family), the reference and the
-generator: it cannot see the response, its length or its bucket. The chosen `Profile` is returned so the
+`inference_profile` takes only the context cell (language, track, family), the cells' human lengths and
+the generator: it cannot see the response, its length or its bucket. The chosen `Profile` is returned so the
 caller stores it with the generation. Owns the prompt texts (EN, ZH); reads and writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Message, Record
 from polyalign.errors import PolyAlignError
 
-if TYPE_CHECKING:
-    from polyalign.reference.reference import HumanReference
-
 LENGTH_MODES = ("sample", "none")
+# Human response lengths (training split) of each context cell `language|track|family`: all that length
+# sampling needs of the human reference, so prompts do not depend on the reference package.
+CellLengths = Mapping[str, Sequence[int]]
 
 _TEXT = {
     "en": {
@@ -82,7 +83,7 @@ class Profile:
 
     @property
     def cell(self) -> str:
-        return f"{self.language}|{self.track}|{self.family}"
+        return str(BucketKey(self.language, self.track, self.family))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,8 +99,14 @@ def round_length(units: int) -> int:
 
 
 def profile_text(language: str, track: str, family: str, target_length: int | None) -> str:
-    """The system prompt, in the response language (EN wording for languages without their own)."""
-    t = _TEXT.get(language, _TEXT["en"])
+    """The system prompt, in the response language; a language without its own wording is an error."""
+    if language not in _TEXT:
+        raise PolyAlignError(
+            f"no response-profile wording for language {language!r}; profile texts exist for "
+            f"{sorted(_TEXT)}. Add its wording to `polyalign.data.prompts._TEXT`, or train and generate "
+            "without the profile"
+        )
+    t = _TEXT[language]
     parts = [
         t["language"].format(t["languages"].get(language, language)),
         t["track"].format(t["tracks"].get(track, track)),
@@ -134,7 +141,7 @@ def training_profile(record: Record, keep_length: bool = True) -> Profile:
 
 
 def choose_target_length(
-    cell: str, reference: HumanReference | None, mode: str | int, rng: np.random.Generator
+    cell: str, lengths: CellLengths | None, mode: str | int, rng: np.random.Generator
 ) -> tuple[int | None, str]:
     """Target length for a prompt of context cell `cell`, and where it came from. Never sees an answer."""
     if isinstance(mode, bool) or not isinstance(mode, str | int):
@@ -147,37 +154,36 @@ def choose_target_length(
         return None, "none"
     if mode != "sample":
         raise PolyAlignError(f"length mode must be one of {LENGTH_MODES} or a number of units, got {mode!r}")
-    if reference is None:
+    if lengths is None:
         raise PolyAlignError("length mode 'sample' needs the human reference (its cell length distributions)")
-    stats = reference.stats.get(cell)
-    if stats is None or not stats.lengths:
-        cells = sorted(k for k, s in reference.stats.items() if s.level == "cell")
+    human = lengths.get(cell)
+    if not human:
         raise PolyAlignError(
-            f"no human lengths for context cell {cell!r} in the reference; known cells: {cells}. "
+            f"no human lengths for context cell {cell!r} in the reference; known cells: {sorted(lengths)}. "
             "Use length mode 'none' or give a target length."
         )
-    return int(stats.lengths[int(rng.integers(len(stats.lengths)))]), "sample"
+    return int(human[int(rng.integers(len(human)))]), "sample"
 
 
 def inference_profile(
     language: str,
     track: str,
     family: str,
-    reference: HumanReference | None,
+    lengths: CellLengths | None,
     mode: str | int = "sample",
     rng: np.random.Generator | None = None,
 ) -> Profile:
     """The profile of an inference prompt: context cell given, length chosen by `mode` (see module doc)."""
     if mode == "sample" and rng is None:
         raise PolyAlignError("length mode 'sample' needs an explicit seeded numpy Generator")
-    cell = f"{language}|{track}|{family}"
-    length, source = choose_target_length(cell, reference, mode, rng or np.random.default_rng(0))
+    cell = str(BucketKey(language, track, family))
+    length, source = choose_target_length(cell, lengths, mode, rng or np.random.default_rng(0))
     return Profile(language, track, family, length, source)
 
 
 def inference_messages(
     record: Record,
-    reference: HumanReference | None,
+    lengths: CellLengths | None,
     mode: str | int = "sample",
     rng: np.random.Generator | None = None,
 ) -> tuple[list[dict[str, str]], Profile]:
@@ -186,7 +192,7 @@ def inference_messages(
     Reads only the record's context cell and prompt turns: never its response, length or bucket.
     """
     profile = inference_profile(
-        str(record.language), str(record.track), str(record.family), reference, mode, rng
+        str(record.language), str(record.track), str(record.family), lengths, mode, rng
     )
     return with_profile(record.prompt_messages, profile), profile
 

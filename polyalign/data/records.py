@@ -3,16 +3,18 @@
 A record is one conversation whose last assistant message is the human reference response. Prepared
 records also carry the fields that `prepare` derives (split, group, length, bucket); they are optional
 so that raw and prepared records share one type and one serialisation. Owns: the schema and its checks.
-Reads/writes: JSONL files of records (nothing else).
+Reads/writes: JSONL files of records, through `artifacts.read_jsonl`/`write_jsonl` (nothing else).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from polyalign import artifacts
+from polyalign.data.buckets import BucketKey
 
 ROLES = ("system", "user", "assistant")
 SCHEMA_FIELDS = ("id", "source", "language", "track", "family", "messages", "meta")
@@ -67,7 +69,11 @@ class Record:
     @property
     def cell(self) -> str:
         """The context cell `language|track|family`, known at inference without the answer."""
-        return f"{self.language}|{self.track}|{self.family}"
+        if self.language is None or self.track is None or self.family is None:
+            raise RecordError(
+                "schema", f"record {self.id!r} has no language, track or family yet: prepare labels them"
+            )
+        return str(BucketKey(self.language, self.track, self.family))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -162,23 +168,11 @@ def validate_messages(messages: tuple[Message, ...]) -> None:
         raise RecordError("empty_response", "the reference response is empty")
 
 
-def write_jsonl(path: Path, records: Iterable[Record]) -> int:
-    """Write records one per line (UTF-8, no ASCII escaping); returns the count."""
-    count = 0
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-            count += 1
-    return count
+def write_records(path: Path, records: Iterable[Record]) -> int:
+    """Write records one per line through the artefact JSONL writer; returns the count."""
+    return artifacts.write_jsonl(path, (record.to_dict() for record in records))
 
 
-def read_jsonl(path: Path) -> Iterator[Record]:
-    """Read project-schema records written by `write_jsonl`; errors name the file and line."""
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield Record.from_dict(json.loads(line))
-            except (json.JSONDecodeError, RecordError) as error:
-                raise RecordError("schema", f"{path}:{line_no}: {error}") from error
+def read_records(path: Path) -> Iterator[Record]:
+    """Read records written by `write_records`; a bad line raises `InputError` naming the file and line."""
+    return artifacts.read_jsonl(path, Record.from_dict)

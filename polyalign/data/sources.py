@@ -75,16 +75,18 @@ class LoadedItem:
 
 
 def iter_source(source: SourceConfig) -> Iterator[LoadedItem]:
-    """Every item of one configured source, in input order."""
+    """Every item of one JSONL (`path`) or `datasets` (`hf`) source, in input order.
+
+    Registered corpora are read by `polyalign.data.corpora`, which builds on this module; `prepare`
+    dispatches each source to its reader, so this module never imports the corpora.
+    """
     if source.path is not None:
         for path in resolve_paths(source.path):
             yield from _iter_jsonl(path, source)
-    elif source.corpus is not None:
-        from polyalign.data.corpora import iter_corpus
-
-        yield from iter_corpus(source)
-    else:
+    elif source.hf is not None:
         yield from _iter_hf(source)
+    else:
+        raise InputError(f"{source} is neither a JSONL `path` nor an `hf` dataset: prepare reads it")
 
 
 def resolve_paths(spec: str) -> list[Path]:

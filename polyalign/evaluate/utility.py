@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+from polyalign.data.scripts import CJK
+
+_TOKEN = re.compile(rf"[{CJK}]|[^\W_{CJK}]+")
 _ARTICLES = frozenset({"a", "an", "the"})
 
 

@@ -50,13 +50,16 @@ def plan_prompts(
     """Messages and profile of every record (sorted by id); never reads the response, length or bucket."""
     plans = []
     mode = config.profile_mode
+    lengths = None
+    if reference is not None:  # what length sampling needs of the reference: each cell's human lengths
+        lengths = {key: s.lengths for key, s in reference.stats.items() if s.level == "cell"}
     for record in sorted(records, key=lambda r: r.id):
         if mode == "off":
             messages = [{"role": m.role, "content": m.content} for m in record.prompt_messages]
             plans.append(PromptPlan(record, messages, None))
             continue
         rng = np.random.default_rng([config.decoding.seed, zlib.crc32(record.id.encode("utf-8"))])
-        messages, profile = inference_messages(record, reference, mode, rng)
+        messages, profile = inference_messages(record, lengths, mode, rng)
         plans.append(PromptPlan(record, messages, profile))
     return plans
 

@@ -115,7 +115,7 @@ def generate_key(prepare_key: str, reference_key: str | None, config: GenerateCo
 
 
 def generate_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     reference: Artifact[Any] | None,
     config: GenerateConfig,
     *,
@@ -131,13 +131,13 @@ def generate_stage(
     cells' human lengths for `profile: sample`.
     """
     parents = {
-        "prepare": prepared.manifest["key"],
+        "prepare": prepared.key,
         "reference": reference.manifest["key"] if reference is not None else None,
     }
     key = generate_key(parents["prepare"], parents["reference"], config)
 
     def build(folder: Path) -> dict[str, Any]:
-        records = prepared.splits[config.split]
+        records = prepared.content.splits[config.split]
         human = HumanReference.load(reference.folder) if reference is not None else None
         rows, info = generate_rows(records, human, config, backend or load_backend(config))
         artifacts.write_jsonl(folder / GENERATIONS_FILE, rows)

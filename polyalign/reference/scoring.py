@@ -12,7 +12,7 @@ from typing import Any
 
 from polyalign.artifacts import read_jsonl, write_jsonl
 from polyalign.data.buckets import BucketKey
-from polyalign.data.prepare import PreparedData
+from polyalign.data.prepare import load_prepared
 from polyalign.errors import InputError, PolyAlignError
 from polyalign.reference.critic import Example, HumanModelCritic, train_critic
 from polyalign.reference.reference import HumanReference
@@ -77,8 +77,8 @@ def score_file_rows(
 def train_critic_from_files(reference_folder: Path, responses: Path, *, seed: int = 0) -> HumanModelCritic:
     """Human = the train records the model responses answer; model = those responses; same buckets."""
     reference = HumanReference.load(reference_folder)
-    prepared = PreparedData.load(Path(reference.source["prepare_folder"]))
-    train = {r.id: r for r in prepared.splits["train"]}
+    prepared = load_prepared(Path(reference.source["prepare_folder"]))
+    train = {r.id: r for r in prepared.content.splits["train"]}
     rows = read_scoring_input(responses, need_bucket=False)
     unknown = [row["id"] for row in rows if row["id"] not in train]
     if unknown:

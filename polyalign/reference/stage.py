@@ -41,7 +41,7 @@ def reference_key(prepare_key: str, config: ReferenceConfig) -> str:
 
 
 def reference_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     config: ReferenceConfig,
     *,
     root: Path,
@@ -49,15 +49,15 @@ def reference_stage(
     force: bool = False,
 ) -> ReferenceArtifact:
     """Build the bucket references from the train split and score the held-out humans for the floor."""
-    prepare_key = prepared.manifest["key"]
+    prepare_key = prepared.key
     key = reference_key(prepare_key, config)
 
     def build(target: Path) -> dict[str, Any]:
         source = {"prepare_key": prepare_key, "prepare_folder": str(prepared.folder)}
         embedder = load_embedder(config.embedder) if config.embedder else None
-        reference = build_reference(prepared.splits["train"], config, source, embedder)
-        all_buckets = [str(r.bucket) for split in prepared.splits.values() for r in split]
-        heldout = {s: prepared.splits[s] for s in ("val", "test")}
+        reference = build_reference(prepared.content.splits["train"], config, source, embedder)
+        all_buckets = [str(r.bucket) for split in prepared.content.splits.values() for r in split]
+        heldout = {s: prepared.content.splits[s] for s in ("val", "test")}
         report = build_reference_report(reference, all_buckets, heldout)
         reference.save(target)
         artifacts.write_json(target / REPORT_FILE, report.to_json())

@@ -61,7 +61,7 @@ def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) 
 
 
 def train_stage(
-    prepared: PreparedData,
+    prepared: Artifact[PreparedData],
     reference: Artifact[Any] | None,
     config: TrainConfig,
     *,
@@ -70,12 +70,12 @@ def train_stage(
     resume: bool = False,
     force: bool = False,
 ) -> Artifact[dict[str, Any]]:
-    """Train (or reuse) the model of `config` on `prepared.splits['train']`; the content is the summary.
+    """Train (or reuse) the model of `config` on the prepared train split; the content is the summary.
 
     Only the reference's key is read: it names the profile lengths inference will sample from.
     """
     reference_key = reference.manifest["key"] if reference is not None else None
-    key = train_key(prepared.manifest["key"], reference_key, config)
+    key = train_key(prepared.key, reference_key, config)
     return artifacts.run_stage(
         STAGE,
         STAGE_VERSION,
@@ -83,7 +83,7 @@ def train_stage(
         out or root / STAGE / key,
         lambda folder: _train(prepared, config, folder, resume),
         _load_summary,
-        parents={"prepare": prepared.manifest["key"], "reference": reference_key},
+        parents={"prepare": prepared.key, "reference": reference_key},
         config=config,
         force=force,
         in_place=True,  # checkpoints must survive a crash to be resumed
@@ -94,12 +94,14 @@ def _load_summary(folder: Path) -> dict[str, Any]:
     return json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
 
 
-def _train(prepared: PreparedData, config: TrainConfig, folder: Path, resume: bool) -> dict[str, Any]:
+def _train(
+    prepared: Artifact[PreparedData], config: TrainConfig, folder: Path, resume: bool
+) -> dict[str, Any]:
     """Train into `folder` (from its last checkpoint when resuming); the main process saves the model."""
     from polyalign.train.bucket_sft import BucketSFTTrainer
     from polyalign.train.data import records_to_dataset
 
-    records = prepared.splits["train"]
+    records = prepared.content.splits["train"]
     model, tokenizer = load_model_and_tokenizer(config, records)
     args = build_trainer_args(config, folder / CHECKPOINTS, tiny=config.model == "tiny")
     dataset, trimmed = records_to_dataset(

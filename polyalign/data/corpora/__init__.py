@@ -11,7 +11,13 @@ from polyalign.data.config import SourceConfig
 from polyalign.data.corpora.items import adapt_rows, corpus_sources, iter_corpus
 from polyalign.data.corpora.load import corpus_identity as _identity
 from polyalign.data.corpora.recipe import CorpusRecipe, HubPart
-from polyalign.data.corpora.registry import GROUPS, expand_corpus_names, get_recipe, list_recipes
+from polyalign.data.corpora.registry import (
+    GROUPS,
+    describe_recipe,
+    expand_corpus_names,
+    get_recipe,
+    list_recipes,
+)
 
 
 def corpus_identity(source: SourceConfig) -> dict[str, str]:
@@ -26,6 +32,7 @@ __all__ = [
     "adapt_rows",
     "corpus_identity",
     "corpus_sources",
+    "describe_recipe",
     "expand_corpus_names",
     "get_recipe",
     "iter_corpus",

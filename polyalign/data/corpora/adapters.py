@@ -14,12 +14,9 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from polyalign.data.records import Message, RecordError
-
-if TYPE_CHECKING:
-    from polyalign.data.corpora.recipe import CorpusRecipe
 
 REMOVED_ANSWERS = frozenset({"", "[deleted]", "[removed]"})  # Reddit placeholders, not answers
 MS_MARCO_NO_ANSWER = "No Answer Present."
@@ -47,7 +44,20 @@ class Drop:
 
 
 Outcome = Draft | Drop
-Adapter = Callable[[Any, str, "CorpusRecipe"], list[Outcome]]
+
+
+@dataclass(frozen=True)
+class RecipeFields:
+    """The part of a recipe an adapter reads, so adapters depend on data, not on the recipe type."""
+
+    fields: Mapping[str, str]  # role (prompt, context, history, response, id, ...) -> native field
+    drops: Mapping[str, str]  # drop code -> why; an adapter applies a rule only when the recipe declares it
+    keep: tuple[str, ...]  # native fields copied into `meta`
+    language: str
+    responder: str  # multi-turn only: whose turns are the targets
+
+
+Adapter = Callable[[Any, str, RecipeFields], list[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -95,13 +105,13 @@ def _texts(value: Any) -> list[str]:
     return [_text(v) for v in value]
 
 
-def _native_id(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> str:
+def _native_id(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> str:
     """The row's own id when the recipe names an id field (and it is not empty), else its row number."""
     role = recipe.fields.get("id")
     return (_text(pick(row, role)) or key) if role else key
 
 
-def _kept(row: Mapping[str, Any], recipe: CorpusRecipe) -> dict[str, Any]:
+def _kept(row: Mapping[str, Any], recipe: RecipeFields) -> dict[str, Any]:
     return {name: row[name] for name in recipe.keep if name in row}
 
 
@@ -121,7 +131,7 @@ def _single(key: str, prompt: str, response: str, group: str, meta: dict[str, An
 # -- single-turn shapes ----------------------------------------------------------------------------------
 
 
-def prompt_response(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def prompt_response(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """Instruction (+ optional input) → response; provenance rules apply when the recipe declares them."""
     fields, native_id = recipe.fields, _native_id(row, key, recipe)
     extra = _text(pick(row, fields["context"])) if "context" in fields else ""
@@ -149,7 +159,7 @@ def _is_task_label(text: str) -> bool:
         return False
 
 
-def ranked_answers(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def ranked_answers(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """A question with several scored human answers (ELI5): the best-scored live answer is the reference."""
     fields, native_id = recipe.fields, _native_id(row, key, recipe)
     answers = zip(_texts(pick(row, fields["response"])), pick(row, fields["score"]), strict=True)
@@ -162,7 +172,7 @@ def ranked_answers(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> li
     return [_single(native_id, prompt, best, native_id, meta)]
 
 
-def human_and_model_answers(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def human_and_model_answers(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """A question with human answers and model answers side by side (HC3): every human answer is a
     reference; every model answer is an accounted drop, so the ledger shows what was left out."""
     fields, native_id = recipe.fields, _native_id(row, key, recipe)
@@ -179,7 +189,7 @@ def human_and_model_answers(row: Mapping[str, Any], key: str, recipe: CorpusReci
     return out
 
 
-def passage_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def passage_qa(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """SQuAD-style: passage, question and answer spans; the first annotated answer is the reference."""
     fields, native_id = recipe.fields, _native_id(row, key, recipe)
     context = _text(pick(row, fields["context"]))
@@ -187,7 +197,7 @@ def passage_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[O
     return [_passage_answer(row, native_id, context, group, recipe)]
 
 
-def nested_passage_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def nested_passage_qa(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """SQuAD v1.1 file layout, one article per row (DRCD): article → paragraphs → questions. All the
     questions of an article share its group, so an article never straddles splits."""
     fields, article = recipe.fields, _native_id(row, key, recipe)
@@ -200,7 +210,7 @@ def nested_passage_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) ->
 
 
 def _passage_answer(
-    qa: Mapping[str, Any], qid: str, context: str, group: str, recipe: CorpusRecipe
+    qa: Mapping[str, Any], qid: str, context: str, group: str, recipe: RecipeFields
 ) -> Outcome:
     question = _text(pick(qa, recipe.fields["prompt"]))
     answers = [text for text in _texts(pick(qa, recipe.fields["response"])) if text.strip()]
@@ -210,7 +220,7 @@ def _passage_answer(
     return _single(qid, _blocks(context, question), answers[0], group, meta)
 
 
-def search_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def search_qa(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """MS MARCO: a search query, retrieved passages flagged `is_selected`, and editor-written answers."""
     fields, native_id = recipe.fields, _native_id(row, key, recipe)
     answers = [
@@ -250,7 +260,7 @@ def _runs(turns: Sequence[tuple[str, str]]) -> list[_Run]:
 
 
 def cut_dialogue(
-    turns: Sequence[tuple[str, str]], dialogue: str, recipe: CorpusRecipe, meta: dict[str, Any]
+    turns: Sequence[tuple[str, str]], dialogue: str, recipe: RecipeFields, meta: dict[str, Any]
 ) -> list[Outcome]:
     """One record per responder run: its history is every earlier run, never a later one.
 
@@ -274,14 +284,14 @@ def cut_dialogue(
     return out or [Drop(dialogue, "no_response", "the dialogue has no responder turn")]
 
 
-def alternating_dialogue(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def alternating_dialogue(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """A list of utterances by two alternating speakers (DailyDialog); the second speaker responds."""
     utterances = _texts(pick(row, recipe.fields["history"]))
     turns = [("assistant" if i % 2 else "user", text.strip()) for i, text in enumerate(utterances)]
     return cut_dialogue(turns, _native_id(row, key, recipe), recipe, _kept(row, recipe))
 
 
-def woz_turns(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def woz_turns(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """MultiWOZ 2.2: `turns` holds parallel `speaker` and `utterance` lists; `recipe.responder` answers."""
     fields = recipe.fields
     speakers = [WOZ_SPEAKERS[s] if isinstance(s, int) else str(s) for s in pick(row, fields["speaker"])]
@@ -293,7 +303,7 @@ def woz_turns(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Ou
     return cut_dialogue(turns, _native_id(row, key, recipe), recipe, _kept(row, recipe))
 
 
-def conversational_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def conversational_qa(row: Mapping[str, Any], key: str, recipe: RecipeFields) -> list[Outcome]:
     """CoQA: a story and a chain of questions and free-text answers. The story opens the first user turn;
     an `unknown` answer (unanswerable) is never a target, though later records keep it in their history."""
     fields, dialogue = recipe.fields, _native_id(row, key, recipe)
@@ -315,7 +325,7 @@ def conversational_qa(row: Mapping[str, Any], key: str, recipe: CorpusRecipe) ->
     return out
 
 
-def message_tree(rows: Sequence[Mapping[str, Any]], key: str, recipe: CorpusRecipe) -> list[Outcome]:
+def message_tree(rows: Sequence[Mapping[str, Any]], key: str, recipe: RecipeFields) -> list[Outcome]:
     """OASST: a tree of prompter/assistant messages linked by parent ids. Each assistant message is one
     accounted item: a record whose history is its chain of ancestors, or a drop. Trees whose initial
     prompt is not in the recipe's language are outside the corpus (the recipe's subset) and yield nothing.
@@ -363,7 +373,7 @@ def _thread(
     return thread[::-1]
 
 
-def _message_problem(message: Mapping[str, Any], recipe: CorpusRecipe) -> tuple[str, str] | None:
+def _message_problem(message: Mapping[str, Any], recipe: RecipeFields) -> tuple[str, str] | None:
     fields = recipe.fields
     if pick(message, fields["deleted"]):
         return "deleted", "the message was deleted"

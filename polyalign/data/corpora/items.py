@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from polyalign.data.config import SourceConfig
-from polyalign.data.corpora.adapters import SHAPES, Draft, Drop
+from polyalign.data.corpora.adapters import SHAPES, Draft, Drop, RecipeFields
 from polyalign.data.corpora.load import load_parts, require_hub
 from polyalign.data.corpora.recipe import DROP_PREFIX, CorpusRecipe, HubPart
 from polyalign.data.corpora.registry import expand_corpus_names, get_recipe
@@ -66,11 +66,12 @@ def adapt_rows(
     `split` overrides the recipe's split mapping (a source's `split`); `label` names the rows' origin.
     """
     shape = SHAPES[recipe.shape]
+    view = RecipeFields(recipe.fields, recipe.drops, recipe.keep, recipe.language, recipe.responder)
     our_split = split or recipe.splits[hub_split]
     for line, key, unit in _units(rows, recipe, shape.unit_role):
         origin = Origin(label, line)
         try:
-            outcomes = shape.adapt(unit, key, recipe)
+            outcomes = shape.adapt(unit, key, view)
         except RecordError as error:
             detail = f"{recipe.name}: {error.detail}"
             yield LoadedItem(origin, None, RecordError(error.reason, detail), _raw(unit))

@@ -1,7 +1,8 @@
 """What a built-in corpus is: where it lives on the hub, what its native rows mean, how they become records.
 
-A `CorpusRecipe` is data. The only code a recipe names is its row shape (`shape`, an adapter in
-`polyalign.corpora.adapters`), shared by every corpus with the same native layout. Owns: the recipe and
+A `CorpusRecipe` is data. The only code a recipe names is its row shape (`shape`, by name: an adapter in
+`polyalign.data.corpora.adapters`, which never sees the recipe itself, only its `RecipeFields`), shared by
+every corpus with the same native layout. Owns: the recipe and
 hub-part types and the rules they must satisfy. Reads and writes nothing.
 """
 
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from polyalign.data.buckets import FAMILIES, TRACKS
+from polyalign.data.buckets import FAMILIES, TRACKS, BucketKey
 from polyalign.data.config import SPLITS
-from polyalign.data.corpora.adapters import SHAPES
 
 # Every drop code becomes the prepare rejection reason `dropped_<code>`, so the ledger counts each rule apart.
 DROP_PREFIX = "dropped_"
@@ -105,17 +105,22 @@ class CorpusRecipe:
 
     @property
     def cell(self) -> str:
-        return f"{self.language}|{self.track}|{self.families}"
+        """The context cell, per-part family overrides spelled out (for display, not a bucket to parse)."""
+        return str(BucketKey(self.language, self.track, self.families))
 
-    def describe(self) -> list[tuple[str, str]]:
-        """Everything in the recipe as (label, text) rows, for `polyalign data show`."""
+    def describe(self, shape_summary: str) -> list[tuple[str, str]]:
+        """Everything in the recipe as (label, text) rows, for `polyalign data show`.
+
+        `shape_summary` says what the recipe's row shape does; the registry, which knows the shapes, passes
+        it in (`registry.describe_recipe`), so a recipe stays data and never imports its adapters.
+        """
         split_map = ", ".join(f"{k} → {v or 'seeded group split'}" for k, v in self.splits.items())
         rows = [
             ("corpus", f"{self.name}: {self.title}"),
             ("hub", "\n".join(part.label for part in self.parts)),
             ("licence", self.licence),
             ("cell", self.cell),
-            ("shape", f"{self.shape}: {SHAPES[self.shape].summary}"),
+            ("shape", f"{self.shape}: {shape_summary}"),
             ("fields", "\n".join(f"{role}: {column}" for role, column in self.fields.items())),
             ("splits", split_map),
         ]

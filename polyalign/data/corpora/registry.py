@@ -388,6 +388,12 @@ def get_recipe(name: str) -> CorpusRecipe:
     return RECIPES[name]
 
 
+def describe_recipe(name: str) -> list[tuple[str, str]]:
+    """The rows of `polyalign data show NAME`: the recipe, with what its row shape does."""
+    recipe = get_recipe(name)
+    return recipe.describe(SHAPES[recipe.shape].summary)
+
+
 def expand_corpus_names(spec: str) -> list[str]:
     """`paper-en,dolly` → the corpus names, groups expanded, in order, each once."""
     names: list[str] = []
