@@ -561,8 +561,8 @@ def judge_command(
     import os
 
     from polyalign import artifacts
+    from polyalign.evaluate.generations import read_generations
     from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
-    from polyalign.evaluate.suite import read_generations
     from polyalign.pipeline import prepare_and_reference
 
     cfg = _load_config(config)

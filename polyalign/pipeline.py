@@ -128,42 +128,45 @@ def evaluate_stage(
     force: bool = False,
 ) -> EvaluateArtifact:
     """Metrics of one generations file (or of the human test responses: `human` = gold | split)."""
-    from polyalign.evaluate import suite
+    from polyalign.evaluate.engine import evaluate_generations
+    from polyalign.evaluate.generations import human_generations, human_split, read_generations
+    from polyalign.evaluate.results import STAGE as EVALUATE
+    from polyalign.evaluate.results import STAGE_VERSION, load_results, write_results
     from polyalign.reference.embedders import load_embedder
 
     records = prepared.splits["test"]
     if (generations is None) == (human is None):
         raise PolyAlignError("evaluate needs either a generations file or --human gold|split, not both")
     if human == "gold":
-        gens, identity = suite.human_generations(records), "human:gold"
+        gens, identity = human_generations(records), "human:gold"
     elif human == "split":
-        records, gens = suite.human_split(records, config.seed)
+        records, gens = human_split(records, config.seed)
         identity = f"human:split:{config.seed}"
     elif human is not None:
         raise PolyAlignError(f"--human must be 'gold' or 'split', got {human!r}")
     else:
-        gens = suite.read_generations(Path(str(generations)))
+        gens = read_generations(Path(str(generations)))
         identity = gens.provenance["sha256"]
     name = name or (f"human-{human}" if human else Path(str(generations)).stem)
     if name == "generations" and generations is not None:
         name = Path(str(generations)).resolve().parent.name
     key = artifacts.artifact_key(
-        suite.STAGE, suite.STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
+        EVALUATE, STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
         config_hash(config), name,
     )  # fmt: skip
-    folder = out or artifact_root() / suite.STAGE / key
+    folder = out or artifact_root() / EVALUATE / key
     if not force and artifacts.holds(folder, key):
-        results, _ = suite.load_results(folder)
+        results, _ = load_results(folder)
         return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
     embedder = load_embedder(config.embedder) if config.embedder else None
-    result = suite.evaluate_generations(
+    result = evaluate_generations(
         records, gens, reference.reference, config,
         edges={lang: list(e) for lang, e in prepared.report.edges.items()},
         train_records=prepared.splits["train"], embedder=embedder, name=name,
         cache_dir=artifact_root() / "embeddings",
     )  # fmt: skip
     manifest = {
-        **artifacts.manifest_header(suite.STAGE, suite.STAGE_VERSION, key),
+        **artifacts.manifest_header(EVALUATE, STAGE_VERSION, key),
         "parents": {
             "prepare": prepared.manifest["key"],
             "reference": reference.manifest["key"],
@@ -175,7 +178,7 @@ def evaluate_stage(
     }
     result.results["key"] = key
     result.results["parents"] = manifest["parents"]
-    suite.write_results(folder, result, manifest)
+    write_results(folder, result, manifest)
     return EvaluateArtifact(folder, manifest, result.results)
 
 

@@ -15,8 +15,9 @@ from eval_helpers import EDGES, big_fixture, fast_config
 
 from polyalign.errors import ConfigError
 from polyalign.evaluate.degrade import degrade
+from polyalign.evaluate.engine import evaluate_generations
+from polyalign.evaluate.generations import Generations, human_split
 from polyalign.evaluate.registry import METRICS, get_metric, select
-from polyalign.evaluate.suite import Generations, evaluate_generations, human_split
 from polyalign.reference.embedders import load_embedder
 
 pytestmark = pytest.mark.slow

@@ -12,13 +12,9 @@ from typer.testing import CliRunner
 
 from polyalign.cli import app
 from polyalign.errors import PolyAlignError
-from polyalign.evaluate.suite import (
-    Generations,
-    GenerationsError,
-    evaluate_generations,
-    load_results,
-    read_generations,
-)
+from polyalign.evaluate.engine import evaluate_generations
+from polyalign.evaluate.generations import Generations, GenerationsError, read_generations
+from polyalign.evaluate.results import load_results
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from eval_helpers import small_fixture
 
 from polyalign.data.records import Message
 from polyalign.errors import ConfigError
-from polyalign.evaluate.suite import read_generations
+from polyalign.evaluate.generations import read_generations
 from polyalign.generate.config import DecodingConfig, GenerateConfig
 from polyalign.generate.stage import (
     LeakError,

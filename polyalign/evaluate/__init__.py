@@ -2,7 +2,8 @@
 
 `registry` names every metric with its group, direction and aggregation; `utility`, `distribution` and
 `naturalness` compute them; `stats` gives bootstrap intervals, macro-averages and paired differences;
-`suite` runs them over one generations file and writes the results artefact that `polyalign.report`
-renders; `judge` is the optional blind LLM judge. Importing this package loads no model and no metric
+`generations` reads what is evaluated, `engine` runs every metric over it, `results` writes and reads the
+results artefact that `polyalign.report` renders;
+`judge` is the optional blind LLM judge. Importing this package loads no model and no metric
 backend (MAUVE, faiss, scikit-learn are imported where they are used).
 """

@@ -1,6 +1,6 @@
 """What every metric reads: one aligned row per evaluated record (human and model response side by side).
 
-Built once by `suite.build_eval_data`; metric functions take it and return arrays. `cache` holds values
+Built once by `engine.build_eval_data`; metric functions take it and return arrays. `cache` holds values
 that several metrics share (utility scores, token lists, out-of-fold classifier scores), computed on
 first use. Reads and writes nothing.
 """

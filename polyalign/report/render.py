@@ -30,8 +30,8 @@ from polyalign.data.bucket_report import table_code
 from polyalign.data.buckets import bucket_sort_key
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.registry import METRICS, Metric, get_metric
+from polyalign.evaluate.results import MACRO, load_results
 from polyalign.evaluate.stats import paired_difference
-from polyalign.evaluate.suite import MACRO, load_results
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 HUMAN_COLOUR = "#7f7f7f"

