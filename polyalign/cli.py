@@ -125,7 +125,7 @@ def run(
         console.print(f"[bold]{method}[/]: model {model.folder}")
         _print_training_summary(model.summary)
     for evaluation in result.evaluations.values():
-        _print_results(evaluation.results)
+        _print_results(evaluation.content)
     console.print(
         f"prepared data: [bold]{result.prepared.folder}[/]\n"
         f"human reference and its report: [bold]{result.reference.folder}[/]\n"
@@ -488,18 +488,21 @@ def evaluate(
     """Metrics per bucket and macro-averaged with bootstrap intervals, against the human test responses."""
     import dataclasses
 
-    from polyalign.pipeline import evaluate_stage, prepare_and_reference
+    from polyalign.config import artifact_root
+    from polyalign.evaluate.stage import evaluate_stage
+    from polyalign.pipeline import prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"embedder": embedder, "allow_missing": allow_missing or None}
     cfg.evaluate = dataclasses.replace(cfg.evaluate, **{k: v for k, v in overrides.items() if v is not None})
     prepared, reference = prepare_and_reference(cfg)
     artifact = evaluate_stage(
-        prepared, reference, cfg.evaluate, generations, human=human, name=name, out=out, force=force
-    )
+        prepared, reference, cfg.evaluate, generations,
+        root=artifact_root(), human=human, name=name, out=out, force=force,
+    )  # fmt: skip
     if artifact.reused:
-        console.print(f"[dim]reusing the complete evaluation with key {artifact.manifest['key']}[/]")
-    _print_results(artifact.results)
+        console.print(f"[dim]reusing the complete evaluation with key {artifact.key}[/]")
+    _print_results(artifact.content)
     console.print(f"results: [bold]{artifact.folder}[/] (polyalign report {artifact.folder} ...)")
 
 
@@ -552,32 +555,28 @@ def judge_command(
     endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL (judge.endpoint).")] = None,
     model: Annotated[str | None, typer.Option(help="Judge model name (judge.model).")] = None,
     limit: Annotated[int | None, typer.Option(help="Judge only the first N records by id.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for judge.json and its cache.")] = Path(
-        "polyalign-judge"
-    ),
+    out: OutOption = None,
+    force: Annotated[bool, typer.Option(help="Judge again even if an identical artefact exists.")] = False,
 ) -> None:
     """Optional blind LLM judge: every method's answers shown together, unlabeled and shuffled, per record."""
     import dataclasses
     import os
 
-    from polyalign import artifacts
-    from polyalign.evaluate.generations import read_generations
-    from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
+    from polyalign.config import artifact_root
+    from polyalign.evaluate.judge import OpenAICompatibleClient
+    from polyalign.evaluate.stage import judge_stage
     from polyalign.pipeline import prepare_and_reference
 
     cfg = _load_config(config)
     overrides = {"endpoint": endpoint, "model": model, "limit": limit}
     cfg.judge = dataclasses.replace(cfg.judge, **{k: v for k, v in overrides.items() if v is not None})
     prepared, _ = prepare_and_reference(cfg)
-    runs = {}
-    for path in generations:
-        name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem
-        runs[name if name not in runs else f"{name} ({len(runs) + 1})"] = read_generations(path).responses
     client = OpenAICompatibleClient(cfg.judge, os.environ.get(cfg.judge.api_key_env))
-    results = judge_runs(prepared.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl"))
-    out.mkdir(parents=True, exist_ok=True)
-    artifacts.write_json(out / "judge.json", results)
+    artifact = judge_stage(
+        prepared, generations, cfg.judge, client, root=artifact_root(), out=out, force=force
+    )
+    judged = artifact.content
     console.print(
-        f"judged {results['records']} records x {len(runs)} runs ({results['requests']} requests, "
-        f"{results['cached']} cached, {len(results['failures'])} unusable): [bold]{out / 'judge.json'}[/]"
+        f"judged {judged['records']} records x {len(judged['runs'])} runs ({judged['requests']} requests, "
+        f"{judged['cached']} cached, {len(judged['failures'])} unusable): [bold]{artifact.folder}[/]"
     )

@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyalign import artifacts
+from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig, artifact_root, config_hash
 from polyalign.data.prepare import PreparedData, prepare
-from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import STAGE, STAGE_VERSION, HumanReference, build_reference, reference_key
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
 if TYPE_CHECKING:
-    from polyalign.evaluate.config import EvalConfig
     from polyalign.generate.config import GenerateConfig
     from polyalign.generate.stage import GenerateArtifact
     from polyalign.train.config import TrainConfig
@@ -108,80 +107,6 @@ def generate_stage(
     return run_generate(prepared.splits[config.split], human, config, parents=parents, out=out, force=force)
 
 
-@dataclass
-class EvaluateArtifact:
-    folder: Path
-    manifest: dict[str, Any]
-    results: dict[str, Any]
-    reused: bool = False
-
-
-def evaluate_stage(
-    prepared: PreparedData,
-    reference: ReferenceArtifact,
-    config: EvalConfig,
-    generations: Path | None = None,
-    *,
-    human: str | None = None,
-    name: str | None = None,
-    out: Path | None = None,
-    force: bool = False,
-) -> EvaluateArtifact:
-    """Metrics of one generations file (or of the human test responses: `human` = gold | split)."""
-    from polyalign.evaluate.engine import evaluate_generations
-    from polyalign.evaluate.generations import human_generations, human_split, read_generations
-    from polyalign.evaluate.results import STAGE as EVALUATE
-    from polyalign.evaluate.results import STAGE_VERSION, load_results, write_results
-    from polyalign.reference.embedders import load_embedder
-
-    records = prepared.splits["test"]
-    if (generations is None) == (human is None):
-        raise PolyAlignError("evaluate needs either a generations file or --human gold|split, not both")
-    if human == "gold":
-        gens, identity = human_generations(records), "human:gold"
-    elif human == "split":
-        records, gens = human_split(records, config.seed)
-        identity = f"human:split:{config.seed}"
-    elif human is not None:
-        raise PolyAlignError(f"--human must be 'gold' or 'split', got {human!r}")
-    else:
-        gens = read_generations(Path(str(generations)))
-        identity = gens.provenance["sha256"]
-    name = name or (f"human-{human}" if human else Path(str(generations)).stem)
-    if name == "generations" and generations is not None:
-        name = Path(str(generations)).resolve().parent.name
-    key = artifacts.artifact_key(
-        EVALUATE, STAGE_VERSION, prepared.manifest["key"], reference.manifest["key"], identity,
-        config_hash(config), name,
-    )  # fmt: skip
-    folder = out or artifact_root() / EVALUATE / key
-    if not force and artifacts.holds(folder, key):
-        results, _ = load_results(folder)
-        return EvaluateArtifact(folder, artifacts.read_manifest(folder), results, reused=True)
-    embedder = load_embedder(config.embedder) if config.embedder else None
-    result = evaluate_generations(
-        records, gens, reference.reference, config,
-        edges={lang: list(e) for lang, e in prepared.report.edges.items()},
-        train_records=prepared.splits["train"], embedder=embedder, name=name,
-        cache_dir=artifact_root() / "embeddings",
-    )  # fmt: skip
-    manifest = {
-        **artifacts.manifest_header(EVALUATE, STAGE_VERSION, key),
-        "parents": {
-            "prepare": prepared.manifest["key"],
-            "reference": reference.manifest["key"],
-            "generations": identity,
-        },
-        "run": name,
-        "config_hash": config_hash(config),
-        "config": dataclasses.asdict(config),
-    }
-    result.results["key"] = key
-    result.results["parents"] = manifest["parents"]
-    write_results(folder, result, manifest)
-    return EvaluateArtifact(folder, manifest, result.results)
-
-
 def prepare_and_reference(
     config: RunConfig, *, force: bool = False, progress: bool = True
 ) -> tuple[PreparedData, ReferenceArtifact]:
@@ -195,7 +120,7 @@ class FullRun:
     prepared: PreparedData
     reference: ReferenceArtifact
     models: dict[str, TrainArtifact]
-    evaluations: dict[str, EvaluateArtifact]
+    evaluations: dict[str, Artifact[dict[str, Any]]]
     report: dict[str, Path]
 
 
@@ -207,8 +132,10 @@ def full_run(
     Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
     sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
     """
+    from polyalign.evaluate.stage import evaluate_stage
     from polyalign.report.render import build_report
 
+    root = artifact_root()
     prepared, reference = prepare_and_reference(config, force=force)
     models, evaluations = {}, {}
     for method in methods:
@@ -220,9 +147,9 @@ def full_run(
         )
         generations = generate_stage(prepared, reference, generate_config, force=force)
         evaluations[method] = evaluate_stage(
-            prepared, reference, config.evaluate, generations.file, name=method, force=force
+            prepared, reference, config.evaluate, generations.file, root=root, name=method, force=force
         )
     keys = [e.manifest["key"] for e in evaluations.values()]
-    out = artifact_root() / "report" / artifacts.artifact_key("report", 1, *keys)
+    out = root / "report" / artifacts.artifact_key("report", 1, *keys)
     report = build_report([e.folder for e in evaluations.values()], out)
     return FullRun(prepared, reference, models, evaluations, report)

@@ -11,8 +11,10 @@ from typing import ClassVar
 import pytest
 from eval_helpers import small_fixture
 
+from polyalign.artifacts import write_jsonl
 from polyalign.evaluate.config import JudgeConfig
 from polyalign.evaluate.judge import RUBRIC, JudgeCache, JudgeError, OpenAICompatibleClient, judge_runs
+from polyalign.evaluate.stage import judge_stage
 
 
 class StubJudge(BaseHTTPRequestHandler):
@@ -95,3 +97,29 @@ def test_judge_needs_an_endpoint_and_reports_http_errors(server):
     )
     with pytest.raises(JudgeError, match="failed after 1 tries"):
         client.complete([{"role": "user", "content": "hi"}])
+
+
+def test_judge_stage_writes_an_artefact_keyed_by_its_inputs(server, tmp_path_factory, tmp_path):
+    """Two files named alike become runs 'g' and 'g (2)'; judge.json and the manifest land under
+    root/judge/<key>, and a second call reuses them without asking the judge again."""
+    prepared, _ = small_fixture(str(tmp_path_factory.mktemp("judge-stage")))
+    records = sorted(prepared.splits["test"], key=lambda r: r.id)
+    files = []
+    for folder, text in (("a", "GOOD answer"), ("b", "plain answer")):
+        path = tmp_path / folder / "g.jsonl"
+        path.parent.mkdir()
+        write_jsonl(path, [{"id": r.id, "response": f"{text} {i}"} for i, r in enumerate(records)])
+        files.append(path)
+    config = JudgeConfig(endpoint=server, model="stub-judge", retries=0, limit=4)
+    client = OpenAICompatibleClient(config)
+    root = tmp_path / "home"
+    first = judge_stage(prepared, files, config, client, root=root)
+    assert first.folder == root / "judge" / first.key and (first.folder / "manifest.json").is_file()
+    assert sorted(first.content["runs"]) == ["g", "g (2)"] and first.content["records"] == 4
+    assert first.content["runs"]["g"]["judge_overall"]["macro"]["value"] == 5.0
+    assert first.manifest["parents"] == {"prepare": prepared.manifest["key"]}
+    asked = len(StubJudge.requests)
+    again = judge_stage(prepared, files, config, client, root=root)
+    assert again.reused and again.content == first.content and len(StubJudge.requests) == asked
+    other = judge_stage(prepared, files[::-1], config, client, root=root)
+    assert other.key != first.key  # the run names are part of the key

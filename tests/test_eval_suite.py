@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 from typer.testing import CliRunner
 
+from polyalign.artifacts import artifact_key
 from polyalign.cli import app
+from polyalign.config import config_hash
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.engine import evaluate_generations
-from polyalign.evaluate.generations import Generations, GenerationsError, read_generations
+from polyalign.evaluate.generations import (
+    Generations,
+    GenerationsError,
+    read_generations,
+    run_name,
+    unique_names,
+)
 from polyalign.evaluate.results import load_results
+from polyalign.evaluate.stage import evaluate_stage
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +126,29 @@ def test_load_results_rejects_other_folders(tmp_path):
     (tmp_path / "results.json").write_text("{broken")
     with pytest.raises(PolyAlignError, match="not valid JSON"):
         load_results(tmp_path)
+
+
+def test_evaluate_stage_keys_reuses_and_writes_under_the_root(fixture_data, tmp_path):
+    """The key is hash(evaluate@1, prepare key, reference key, generations identity, config hash, run name),
+    the folder root/evaluate/<key>; a second call reuses the complete artefact."""
+    prepared, reference = fixture_data
+    ref = SimpleNamespace(manifest={"key": "ref-key"}, reference=reference)
+    config = fast_config(embedder="", bootstrap=10)
+    first = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
+    identity, name = "human:split:0", "human-split"
+    key = artifact_key(
+        "evaluate", 1, prepared.manifest["key"], "ref-key", identity, config_hash(config), name
+    )
+    assert first.key == key and first.folder == tmp_path / "evaluate" / key and not first.reused
+    assert first.manifest["run"] == "human-split" and first.content["key"] == key
+    assert first.manifest["parents"]["generations"] == "human:split:0"
+    again = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
+    assert again.reused and again.content == first.content
+    with pytest.raises(PolyAlignError, match="either a generations file or --human"):
+        evaluate_stage(prepared, ref, config, root=tmp_path)
+
+
+def test_run_names_come_from_the_file_and_repeats_are_numbered(tmp_path):
+    assert run_name(tmp_path / "sft.jsonl") == "sft"
+    assert run_name(tmp_path / "abc123" / "generations.jsonl") == "abc123"  # a generate artefact
+    assert unique_names(["sft", "hdpo", "sft", "sft"]) == ["sft", "hdpo", "sft (2)", "sft (3)"]

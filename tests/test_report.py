@@ -60,7 +60,7 @@ def runs(tmp_path_factory):
             name=name,
         )
         folder = tmp / name
-        write_results(folder, result, {"stage": "evaluate", "key": name})
+        write_results(folder, result)
         folders.append(folder)
     return folders
 

@@ -152,3 +152,20 @@ def check_coverage(
             "evaluate the ids present (the run is then marked partial and not paired with full runs)"
         )
     return sorted((r for r in records if r.id in generations.responses), key=lambda r: r.id), missing
+
+
+def run_name(generations: Path) -> str:
+    """The name a generations file is shown under: its stem, or its folder's name for `generations.jsonl`
+    (a generate artefact), whose stem names nothing."""
+    stem = generations.stem
+    return generations.resolve().parent.name if stem == "generations" else stem
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Names made unique in order, a repeat numbered by its occurrence: a second 'sft' becomes 'sft (2)'."""
+    seen: Counter[str] = Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out

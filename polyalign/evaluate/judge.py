@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,6 +56,12 @@ SYSTEM = (
 
 class JudgeError(PolyAlignError):
     """The judge endpoint cannot be used (unreachable, wrong model, no key)."""
+
+
+class CompletionClient(Protocol):
+    """What the judge asks: the assistant's reply to a list of chat messages."""
+
+    def complete(self, messages: list[dict[str, str]]) -> str: ...
 
 
 class OpenAICompatibleClient:
@@ -174,7 +180,7 @@ def judge_runs(
     records: Sequence[Record],
     runs: Mapping[str, Mapping[str, str]],
     config: JudgeConfig,
-    client: Any,
+    client: CompletionClient,
     cache: JudgeCache,
     *,
     bootstrap: int = 200,

@@ -2,7 +2,7 @@
 
 `results.json` holds the metrics, counts, n/a reasons, config, versions, provenance and the data the
 report plots; `draws.json` the bootstrap draws (for paired differences between runs); `per_item.jsonl`
-one row per evaluated record. `write_results` writes them atomically with the manifest last;
+one row per evaluated record. `write_results` writes them (the stage seam adds the manifest);
 `load_results` reads them back with a clear error when a folder is not an evaluate artefact.
 """
 
@@ -53,17 +53,13 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def write_results(folder: Path, result: EvalResult, manifest: dict[str, Any]) -> None:
-    """Write the artefact atomically; the manifest last."""
-    with artifacts.atomic_folder(folder) as staging:
-        artifacts.write_json(staging / RESULTS_FILE, result.results)
-        (staging / DRAWS_FILE).write_text(
-            json.dumps(result.draws, separators=(",", ":")) + "\n", encoding="utf-8"
-        )
-        with (staging / ITEMS_FILE).open("w", encoding="utf-8") as handle:
-            for row in result.items:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        artifacts.write_json(staging / artifacts.MANIFEST, manifest)
+def write_results(folder: Path, result: EvalResult) -> None:
+    """Write the three files of an evaluate artefact into `folder` (the stage's staging folder: the stage
+    seam renames it into place and writes the manifest)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(folder / RESULTS_FILE, result.results)
+    (folder / DRAWS_FILE).write_text(json.dumps(result.draws, separators=(",", ":")) + "\n", encoding="utf-8")
+    artifacts.write_jsonl(folder / ITEMS_FILE, result.items)
 
 
 def load_results(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
