@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 from typer.testing import CliRunner
@@ -14,15 +15,17 @@ from typer.testing import CliRunner
 from polyalign.artifacts import artifact_key
 from polyalign.cli import app
 from polyalign.config import config_hash
-from polyalign.errors import PolyAlignError
-from polyalign.evaluate.engine import evaluate_generations
+from polyalign.errors import ConfigError, PolyAlignError
+from polyalign.evaluate.engine import build_eval_data, compute_metrics, evaluate_generations
 from polyalign.evaluate.generations import (
     Generations,
     GenerationsError,
+    human_generations,
     read_generations,
     run_name,
     unique_names,
 )
+from polyalign.evaluate.registry import Metric, get_metric, select
 from polyalign.evaluate.results import load_results
 from polyalign.evaluate.stage import evaluate_stage
 
@@ -152,3 +155,50 @@ def test_run_names_come_from_the_file_and_repeats_are_numbered(tmp_path):
     assert run_name(tmp_path / "sft.jsonl") == "sft"
     assert run_name(tmp_path / "abc123" / "generations.jsonl") == "abc123"  # a generate artefact
     assert unique_names(["sft", "hdpo", "sft", "sft"]) == ["sft", "hdpo", "sft (2)", "sft (3)"]
+
+
+def _probe(**fields) -> Metric:
+    values = {"name": "probe", "group": "naturalness", "kind": "set", "direction": "lower"}
+    return Metric(**{**values, "description": "a test metric", **fields})
+
+
+def test_engine_takes_min_rows_na_reasons_and_cell_views_from_the_registry_entry(fixture_data):
+    """A metric the engine has never heard of gets its minimum rows from the config option its entry
+    names, its n/a reason and its per-cell view from the entry, and a cell-level entry from its function."""
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    data, _ = build_eval_data(test, human_generations(test), reference, EDGES)
+    undefined = _probe(
+        fn=lambda d, sets: {"model": np.full(len(sets), np.nan)},
+        min_rows_option="auc_min_rows",
+        nan_reason=lambda d: "the probe says why",
+        cells=lambda d: {"en|single|open_chat": {"n": 3, "value": 0.25}},
+    )
+    whole = _probe(name="cellprobe", kind="cell", fn=lambda d, config: {"macro": {"value": config.seed}})
+    sizes = {b: len(idx) for b, idx in data.rows_by(data.buckets).items()}
+    assert min(sizes.values()) < 4 <= max(sizes.values())
+    result = compute_metrics(data, fast_config(auc_min_rows=4, seed=3), [undefined, whole]).results
+    buckets = result["metrics"]["probe"]["buckets"]
+    for bucket, n in sizes.items():
+        reason = "needs >= 4 records in the bucket" if n < 4 else "the probe says why"
+        assert reason in buckets[bucket]["na"], bucket
+    assert result["metrics"]["probe"]["cells"] == {"en|single|open_chat": {"n": 3, "value": 0.25}}
+    assert result["metrics"]["cellprobe"]["macro"] == {"value": 3}
+
+
+def test_registry_entries_carry_direction_and_refuse_judge_names():
+    """`better` by hand: AUC 0.55 beats 0.30 (0.05 from its ideal 0.5, not 0.20); distinct-1 0.6 beats 0.9
+    when people are at 0.5; a judge score is not an evaluate metric."""
+    auc, distinct, em = get_metric("auc"), get_metric("distinct_1"), get_metric("em")
+    assert auc.better(0.55, 0.30) and not auc.better(0.30, 0.55)
+    assert distinct.better(0.6, 0.9, human=0.5) and not distinct.better(0.9, 0.6, human=0.5)
+    assert em.better(0.4, 0.3) and get_metric("bng").better(0.1, 0.2)
+    assert (
+        auc.required_rows(fast_config(auc_min_rows=7)) == 7
+        and get_metric("bng").required_rows(fast_config()) == 2
+    )
+    assert get_metric("judge_overall").direction == "higher"
+    with pytest.raises(ConfigError, match=r"judge_overall: judge scores come from `polyalign judge`"):
+        select(["em", "judge_overall"])
+    with pytest.raises(ConfigError, match=r"unknown metric 'nope'.*registered: em"):
+        select(["nope"])

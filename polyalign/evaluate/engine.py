@@ -26,7 +26,7 @@ from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.data import EvalData
-from polyalign.evaluate.distribution import LENGTH_EDGES, mauve_suite
+from polyalign.evaluate.distribution import LENGTH_EDGES
 from polyalign.evaluate.generations import SHOWN_IDS, Generations, check_coverage
 from polyalign.evaluate.registry import Metric, select
 from polyalign.evaluate.results import MACRO, STAGE, STAGE_VERSION, EvalResult, versions
@@ -151,12 +151,12 @@ def compute_metrics(
         if metric.needs_embeddings and data.model_emb is None:
             entry["na"] = "no embedder configured (evaluate.embedder)"
         elif metric.kind == "cell":
-            entry.update(_mauve_entry(data, config))
+            entry.update(metric.fn(data, config))  # type: ignore[misc]
         else:
             metric_draws = _bucket_entries(metric, data, rows, positions, config, entry, items)
             draws[metric.name] = metric_draws
-            if metric.name == "auc":  # buckets are often too small for an AUC; cells are not
-                entry["cells"] = _auc_cells(data)
+            if metric.cells is not None:
+                entry["cells"] = metric.cells(data)
         for scope, value in [("macro", entry.get("macro", {})), *entry.get("buckets", {}).items()]:
             if isinstance(value, dict) and value.get("na"):
                 na.append({"metric": metric.name, "scope": scope, "reason": value["na"]})
@@ -194,7 +194,7 @@ def _bucket_entries(
     items: dict[str, dict[str, np.ndarray]],
 ) -> dict[str, list[float]]:
     """Per-bucket values, intervals and human values of an item or set metric; returns the model draws."""
-    min_rows = config.auc_min_rows if metric.name == "auc" else metric.min_rows
+    min_rows = metric.required_rows(config)
     per_item = metric.fn(data) if metric.kind == "item" else None  # type: ignore[misc]
     if per_item is not None:
         items[metric.name] = per_item
@@ -314,52 +314,9 @@ class _quiet:
 
 def _nan_reason(metric: Metric, data: EvalData, idx: np.ndarray) -> str:
     empty = sum(1 for i in idx if not data.model[i].strip())
-    if metric.name == "self_bleu":
-        return "self-BLEU needs >= 2 responses in the bucket"
     if empty == len(idx):
         return f"all {len(idx)} model responses are empty"
-    if metric.name.startswith("distinct"):
-        return "no n-grams in the bucket's responses"
-    if metric.name == "auc":
-        return (
-            f"the cell has fewer than {2 * data.auc_folds} records for {data.auc_folds}-fold cross-validation"
-        )
-    return "undefined for this bucket's responses"
-
-
-def _auc_cells(data: EvalData) -> dict[str, Any]:
-    from polyalign.evaluate.naturalness import out_of_fold_scores
-    from polyalign.evaluate.stats import rank_auc
-
-    human, model = out_of_fold_scores(data, data.auc_folds, data.auc_repeats)
-    out: dict[str, Any] = {}
-    for cell, idx in sorted(data.rows_by(data.cells).items()):
-        if np.isnan(human[idx]).any():
-            out[cell] = {"n": len(idx), "value": None, "na": f"fewer than {2 * data.auc_folds} records"}
-        else:
-            out[cell] = {"n": len(idx), "value": float(rank_auc(human[idx][None], model[idx][None])[0])}
-    return out
-
-
-def _mauve_entry(data: EvalData, config: EvalConfig) -> dict[str, Any]:
-    suite = mauve_suite(data, config.mauve_min_rows, config.mauve_noise_repeats)
-    if "na" in suite:
-        return {"na": suite["na"]}
-    cells = suite["cells"]
-    reported = {c: v["value"] for c, v in cells.items() if v.get("value") is not None}
-    macro: dict[str, Any] = {
-        "value": float(np.mean(list(reported.values()))) if reported else None,
-        "n_cells": len(reported),
-        "global": suite["global"]["value"],
-    }
-    if not reported:
-        macro["na"] = f"no context cell has >= {config.mauve_min_rows} rows per side for C-MAUVE"
-    return {
-        "global": suite["global"],
-        "cells": cells,
-        "macro": macro,
-        "ci_method": "human re-split noise band per cell (no bootstrap)",
-    }
+    return metric.nan_reason(data)
 
 
 def _plot_data(data: EvalData, config: EvalConfig) -> dict[str, Any]:
