@@ -4,6 +4,7 @@ writes a results artefact the report can read; the CLI evaluates the human test 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,8 +16,9 @@ from typer.testing import CliRunner
 from polyalign.artifacts import artifact_key
 from polyalign.cli import app
 from polyalign.config import config_hash
-from polyalign.errors import ConfigError, PolyAlignError
-from polyalign.evaluate.engine import build_eval_data, compute_metrics, evaluate_generations
+from polyalign.data.buckets import BucketKey
+from polyalign.errors import ConfigError, InputError, PolyAlignError
+from polyalign.evaluate.engine import MetricError, build_eval_data, compute_metrics, evaluate_generations
 from polyalign.evaluate.generations import (
     Generations,
     GenerationsError,
@@ -47,21 +49,21 @@ def test_duplicate_ids_are_an_error_naming_them(tmp_path):
         tmp_path / "g.jsonl",
         [{"id": "a", "response": "x"}, {"id": "b", "response": "y"}, {"id": "a", "response": "z"}],
     )
-    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\): 'a' \(lines 1 and 3\)"):
+    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\): 'a' \(2 rows\)"):
         read_generations(path)
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("{not json", "g.jsonl:1: not valid JSON"),
+        ("{not json", "not valid JSON"),
         ('["a list"]', "expected a JSON object"),
         ('{"response": "x"}', "missing or invalid 'id'"),
         ('{"id": "a", "response": null}', "must be a string, got NoneType"),
     ],
 )
 def test_malformed_lines_name_file_and_line(tmp_path, row, message):
-    with pytest.raises(GenerationsError, match=message):
+    with pytest.raises(InputError, match=f"g.jsonl:1: .*{message}"):
         read_generations(_write(tmp_path / "g.jsonl", [row]))
 
 
@@ -202,3 +204,26 @@ def test_registry_entries_carry_direction_and_refuse_judge_names():
         select(["em", "judge_overall"])
     with pytest.raises(ConfigError, match=r"unknown metric 'nope'.*registered: em"):
         select(["nope"])
+
+
+def test_a_metric_that_raises_is_an_error_naming_metric_and_bucket(fixture_data):
+    """Never an n/a cell: a shape bug or an unhandled input stops the evaluation and says where."""
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    data, _ = build_eval_data(test, human_generations(test), reference, EDGES)
+
+    def broken(d, sets):
+        raise ValueError("operands could not be broadcast")
+
+    first = min(data.buckets, key=lambda b: BucketKey.parse(b).sort_key())
+    with pytest.raises(MetricError, match=rf"metric 'probe' failed on bucket {re.escape(first)} .*broadcast"):
+        compute_metrics(data, fast_config(), [_probe(fn=broken)])
+
+
+def test_own_length_buckets_use_the_prepared_edges_or_fail(fixture_data):
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    only_en = {"en": EDGES["en"]}
+    data, _ = build_eval_data(test, human_generations(test), reference, only_en)
+    with pytest.raises(PolyAlignError, match=r"no length-bin edges for language\(s\) \['zh'\]"):
+        compute_metrics(data, fast_config(), [get_metric("em")])

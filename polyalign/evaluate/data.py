@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from polyalign.data.buckets import BucketKey
+
 if TYPE_CHECKING:
     from polyalign.reference.reference import HumanReference
 
@@ -46,7 +48,8 @@ class EvalData:
 
     @property
     def cells(self) -> list[str]:
-        return [b.rsplit("|", 1)[0] for b in self.buckets]
+        """The context cell of each row's bucket."""
+        return [str(BucketKey.parse(b).cell) for b in self.buckets]
 
     def rows_by(self, keys: list[str]) -> dict[str, np.ndarray]:
         """Row indices per key (bucket or cell), in id order."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from polyalign import artifacts
-from polyalign.data.buckets import bucket_sort_key, length_bin
+from polyalign.data.buckets import BucketKey, length_bin
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import EvalConfig
@@ -34,6 +34,10 @@ from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, centred_ci
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import FEATURE_INDEX, extract
 from polyalign.reference.reference import HumanReference
+
+
+class MetricError(PolyAlignError):
+    """A registered metric raised: a bug or an input it does not handle, never an n/a cell."""
 
 
 def cached_encode(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None) -> np.ndarray:
@@ -128,9 +132,7 @@ def compute_metrics(
     """Every metric per bucket with bootstrap intervals, macro-averages, MAUVE/C-MAUVE with noise bands."""
     metrics = list(metrics) if metrics is not None else select(config.metrics)
     start = time.perf_counter()
-    rows = {
-        b: r for b, r in sorted(data.rows_by(data.buckets).items(), key=lambda kv: bucket_sort_key(kv[0]))
-    }
+    rows = {b: r for b, r in sorted(data.rows_by(data.buckets).items(), key=lambda kv: _bucket_order(kv[0]))}
     positions = {
         b: bootstrap_positions(len(r), config.bootstrap, bucket_rng(config.seed, b)) for b, r in rows.items()
     }
@@ -195,7 +197,7 @@ def _bucket_entries(
 ) -> dict[str, list[float]]:
     """Per-bucket values, intervals and human values of an item or set metric; returns the model draws."""
     min_rows = metric.required_rows(config)
-    per_item = metric.fn(data) if metric.kind == "item" else None  # type: ignore[misc]
+    per_item = _item_scores(metric, data) if metric.kind == "item" else None
     if per_item is not None:
         items[metric.name] = per_item
     buckets: dict[str, Any] = {}
@@ -204,8 +206,7 @@ def _bucket_entries(
     model_draws: dict[str, np.ndarray] = {}
     human_draws: dict[str, np.ndarray] = {}
     for bucket, idx in rows.items():
-        track = bucket.split("|")[1]
-        if track not in metric.tracks:
+        if BucketKey.parse(bucket).track not in metric.tracks:
             continue
         if len(idx) < min_rows:
             buckets[bucket] = {
@@ -215,14 +216,10 @@ def _bucket_entries(
             }
             continue
         sets = idx[positions[bucket]]  # (B, n) rows
-        try:
-            if per_item is not None:
-                point, draw, human, human_draw = _item_values(per_item, idx, sets)
-            else:
-                point, draw, human, human_draw = _set_values(metric, data, idx, sets)
-        except (ValueError, FloatingPointError) as error:  # a degenerate bucket, never a crash mid-report
-            buckets[bucket] = {"n": len(idx), "value": None, "na": f"cannot be computed: {error}"}
-            continue
+        if per_item is not None:
+            point, draw, human, human_draw = _item_values(per_item, idx, sets)
+        else:
+            point, draw, human, human_draw = _set_values(metric, data, idx, sets, bucket)
         if not np.isfinite(point):
             buckets[bucket] = {"n": len(idx), "value": None, "na": _nan_reason(metric, data, idx)}
             continue
@@ -285,10 +282,22 @@ def _item_values(per_item: dict[str, np.ndarray], idx: np.ndarray, sets: np.ndar
         return point, draw, float(np.nanmean(human[idx])), np.nanmean(human[sets], axis=1)
 
 
-def _set_values(metric: Metric, data: EvalData, idx: np.ndarray, sets: np.ndarray):
+def _item_scores(metric: Metric, data: EvalData) -> dict[str, np.ndarray]:
+    try:
+        return metric.fn(data)  # type: ignore[misc]
+    except Exception as error:
+        raise MetricError(f"metric {metric.name!r} failed on the evaluated records: {error!r}") from error
+
+
+def _set_values(metric: Metric, data: EvalData, idx: np.ndarray, sets: np.ndarray, bucket: str):
     with np.errstate(all="ignore"), _quiet():
-        whole = metric.fn(data, idx[None, :])  # type: ignore[misc]
-        drawn = metric.fn(data, sets)  # type: ignore[misc]
+        try:
+            whole = metric.fn(data, idx[None, :])  # type: ignore[misc]
+            drawn = metric.fn(data, sets)  # type: ignore[misc]
+        except Exception as error:
+            raise MetricError(
+                f"metric {metric.name!r} failed on bucket {bucket} ({len(idx)} records): {error!r}"
+            ) from error
     human = whole.get("human")
     return (
         float(whole["model"][0]),
@@ -310,6 +319,10 @@ class _quiet:
 
     def __exit__(self, *exc: object) -> None:
         self._catch.__exit__(*exc)
+
+
+def _bucket_order(bucket: str) -> tuple[str, str, str, int]:
+    return BucketKey.parse(bucket).sort_key()
 
 
 def _nan_reason(metric: Metric, data: EvalData, idx: np.ndarray) -> str:
@@ -366,24 +379,23 @@ def _by_own_length(data: EvalData) -> dict[str, Any]:
     """Generations bucketed by their own length: counts beside the humans', and d against that bucket."""
     from polyalign.evaluate.naturalness import support_distance
 
+    missing = sorted(set(data.languages) - set(data.edges))
+    if missing:
+        raise PolyAlignError(
+            f"no length-bin edges for language(s) {missing} (known: {sorted(data.edges)}): evaluate with the "
+            "edges of the prepare artefact that bucketed these records"
+        )
     units = data.model_x[:, FEATURE_INDEX["length_units"]]
     own = [
-        f"{c}|{length_bin(int(u), data.edges.get(lang, [40, 120, 240]))}"
-        for c, u, lang in zip(data.cells, units, data.languages, strict=True)
+        str(BucketKey.parse(cell).with_bin(length_bin(int(u), data.edges[lang])))
+        for cell, u, lang in zip(data.cells, units, data.languages, strict=True)
     ]
-    own_keys = []
-    for bucket in own:
-        try:
-            own_keys.append(data.reference.resolve(bucket))
-        except PolyAlignError:
-            own_keys.append(None)
-    shifted = dataclasses.replace(
-        data, ref_keys=[k or r for k, r in zip(own_keys, data.ref_keys, strict=True)], cache={}
-    )
+    # A cell's reference always exists (buckets back off to it), so every own-length bucket resolves.
+    shifted = dataclasses.replace(data, ref_keys=[data.reference.resolve(b) for b in own], cache={})
     distance = support_distance(shifted)["model"]
     human_counts = Counter(data.buckets)
     out: dict[str, Any] = {}
-    for bucket in sorted(set(own) | set(data.buckets), key=bucket_sort_key):
+    for bucket in sorted(set(own) | set(data.buckets), key=_bucket_order):
         idx = [i for i, b in enumerate(own) if b == bucket]
         out[bucket] = {
             "n_model": len(idx),

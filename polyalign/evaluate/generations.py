@@ -21,13 +21,14 @@ import numpy as np
 
 from polyalign import artifacts
 from polyalign.data.records import Record
-from polyalign.errors import PolyAlignError
+from polyalign.errors import InputError
 
 SHOWN_IDS = 10
 
 
-class GenerationsError(PolyAlignError):
-    """A generations file that cannot be evaluated as it is."""
+class GenerationsError(InputError):
+    """A generations file that cannot be evaluated as it is (a malformed line is `read_jsonl`'s InputError,
+    with its file and line)."""
 
 
 @dataclass
@@ -37,6 +38,19 @@ class Generations:
     responses: dict[str, str]
     provenance: dict[str, Any]
     profiles: dict[str, Any] = field(default_factory=dict)  # id -> the profile the prompt stated
+
+
+def _generation(row: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(id, response, row) of one line; a ValueError names what is wrong (read_jsonl adds file:line)."""
+    record_id, response = row.get("id"), row.get("response")
+    if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
+        raise ValueError("missing or invalid 'id' (a non-empty string)")
+    if not isinstance(response, str):
+        raise ValueError(
+            f"'response' of id {record_id!r} must be a string, got {type(response).__name__}"
+            " (an empty response is the empty string)"
+        )
+    return str(record_id), response, row
 
 
 def read_generations(path: Path) -> Generations:
@@ -49,35 +63,15 @@ def read_generations(path: Path) -> Generations:
         )
     responses: dict[str, str] = {}
     profiles: dict[str, Any] = {}
-    lines: dict[str, int] = {}
-    duplicates: list[str] = []
+    rows: Counter[str] = Counter()
     settings: Counter[str] = Counter()
-    with file.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{file}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise GenerationsError(f"{where}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise GenerationsError(f"{where}: expected a JSON object with 'id' and 'response'")
-            record_id, response = row.get("id"), row.get("response")
-            if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
-                raise GenerationsError(f"{where}: missing or invalid 'id' (a non-empty string)")
-            if not isinstance(response, str):
-                raise GenerationsError(
-                    f"{where}: 'response' of id {record_id!r} must be a string, got {type(response).__name__}"
-                    " (an empty response is the empty string)"
-                )
-            record_id = str(record_id)
-            if record_id in responses:
-                duplicates.append(f"{record_id!r} (lines {lines[record_id]} and {line_no})")
-                continue
-            responses[record_id], lines[record_id] = response, line_no
-            profiles[record_id] = row.get("profile")
-            settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
+    for record_id, response, row in artifacts.read_jsonl(file, _generation):
+        rows[record_id] += 1
+        if rows[record_id] > 1:
+            continue
+        responses[record_id], profiles[record_id] = response, row.get("profile")
+        settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
+    duplicates = [f"{i!r} ({n} rows)" for i, n in rows.items() if n > 1]
     if duplicates:
         raise GenerationsError(
             f"{file}: {len(duplicates)} duplicate id(s): {', '.join(duplicates[:SHOWN_IDS])}; keep one "

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import JudgeConfig
@@ -249,7 +249,7 @@ def _aggregate(
     out = {}
     for criterion, vector in values.items():
         per_bucket, points = {}, []
-        for bucket in sorted(rows, key=bucket_sort_key):
+        for bucket in sorted(rows, key=lambda b: BucketKey.parse(b).sort_key()):
             idx = np.asarray(rows[bucket])
             v = vector[idx]
             if np.isnan(v).all():
