@@ -14,7 +14,8 @@ import dataclasses
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +133,7 @@ def compute_metrics(
     """Every metric per bucket with bootstrap intervals, macro-averages, MAUVE/C-MAUVE with noise bands."""
     metrics = list(metrics) if metrics is not None else select(config.metrics)
     start = time.perf_counter()
-    rows = {b: r for b, r in sorted(data.rows_by(data.buckets).items(), key=lambda kv: _bucket_order(kv[0]))}
-    positions = {
-        b: bootstrap_positions(len(r), config.bootstrap, bucket_rng(config.seed, b)) for b, r in rows.items()
-    }
+    rows, positions = bootstrap_rows(data.buckets, config.seed, config.bootstrap)
     out: dict[str, Any] = {}
     draws: dict[str, Any] = {}
     items: dict[str, dict[str, np.ndarray]] = {}
@@ -194,20 +192,73 @@ def _bucket_entries(
     config: EvalConfig,
     entry: dict[str, Any],
     items: dict[str, dict[str, np.ndarray]],
-) -> dict[str, list[float]]:
+) -> dict[str, list[float | None]]:
     """Per-bucket values, intervals and human values of an item or set metric; returns the model draws."""
-    min_rows = metric.required_rows(config)
     per_item = _item_scores(metric, data) if metric.kind == "item" else None
     if per_item is not None:
         items[metric.name] = per_item
+    applies = {b: idx for b, idx in rows.items() if BucketKey.parse(b).track in metric.tracks}
+    entry["buckets"], entry["macro"], stored = aggregate(
+        item_values(per_item) if per_item is not None else partial(_set_values, metric, data),
+        applies,
+        positions,
+        config.ci,
+        bounds=None if per_item is not None else metric.bounds,
+        min_rows=metric.required_rows(config),
+        na_reason=partial(_nan_reason, metric, data),
+    )
+    return stored
+
+
+# (bucket, its rows, its (B, n) resampled rows) -> (point, draws, human point, human draws)
+BucketValues = Callable[
+    [str, np.ndarray, np.ndarray], tuple[float, np.ndarray, float | None, np.ndarray | None]
+]
+
+
+def bootstrap_rows(
+    buckets: Sequence[str], seed: int, draws: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Row indices per bucket (in bucket order; rows in input order) and each bucket's (draws, n) bootstrap
+    positions, seeded by (seed, bucket) so that every run on the same records gets the same draws."""
+    grouped: dict[str, list[int]] = {}
+    for i, bucket in enumerate(buckets):
+        grouped.setdefault(bucket, []).append(i)
+    rows = {b: np.asarray(grouped[b]) for b in sorted(grouped, key=_bucket_order)}
+    positions = {b: bootstrap_positions(len(r), draws, bucket_rng(seed, b)) for b, r in rows.items()}
+    return rows, positions
+
+
+def aggregate(
+    values: BucketValues,
+    rows: dict[str, np.ndarray],
+    positions: dict[str, np.ndarray],
+    level: float,
+    *,
+    bounds: tuple[float, float] | None = None,
+    min_rows: int = 1,
+    na_reason: Callable[[np.ndarray], str],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float | None]]]:
+    """The per-bucket bootstrap of one statistic, macro-averaged over buckets: (buckets, macro, draws).
+
+    `values(bucket, idx, sets)` gives (point, draws, human point, human draws) of a bucket's rows `idx`
+    and its (B, n) resampled rows `sets`. Intervals are percentile intervals of per-record means
+    (`bounds` None) or, for a set statistic, centred on the point and kept inside `bounds`. A bucket with
+    fewer than `min_rows` rows, or whose point is undefined (`na_reason(idx)` says why), is n/a. The
+    macro-average weights buckets equally; `draws` holds the model draws per bucket and of the macro.
+    """
+
+    def interval(point: float, draws: np.ndarray) -> tuple[float, float]:
+        if bounds is None:
+            return percentile_ci(draws, level)
+        return centred_ci(point, draws, level, bounds)
+
     buckets: dict[str, Any] = {}
     points: dict[str, float] = {}
     human_points: dict[str, float] = {}
     model_draws: dict[str, np.ndarray] = {}
     human_draws: dict[str, np.ndarray] = {}
     for bucket, idx in rows.items():
-        if BucketKey.parse(bucket).track not in metric.tracks:
-            continue
         if len(idx) < min_rows:
             buckets[bucket] = {
                 "n": len(idx),
@@ -216,60 +267,38 @@ def _bucket_entries(
             }
             continue
         sets = idx[positions[bucket]]  # (B, n) rows
-        if per_item is not None:
-            point, draw, human, human_draw = _item_values(per_item, idx, sets)
-        else:
-            point, draw, human, human_draw = _set_values(metric, data, idx, sets, bucket)
+        point, draw, human, human_draw = values(bucket, idx, sets)
         if not np.isfinite(point):
-            buckets[bucket] = {"n": len(idx), "value": None, "na": _nan_reason(metric, data, idx)}
+            buckets[bucket] = {"n": len(idx), "value": None, "na": na_reason(idx)}
             continue
-        interval = (
-            percentile_ci(draw, config.ci)
-            if per_item is not None
-            else centred_ci(point, draw, config.ci, metric.bounds)
-        )
-        row: dict[str, Any] = {
-            "n": len(idx),
-            "value": point,
-            "low": _num(interval[0]),
-            "high": _num(interval[1]),
-        }
+        low, high = interval(point, draw)
+        row: dict[str, Any] = {"n": len(idx), "value": point, "low": _num(low), "high": _num(high)}
         points[bucket], model_draws[bucket] = point, draw
-        if human is not None and np.isfinite(human):
-            h_interval = (
-                percentile_ci(human_draw, config.ci)
-                if per_item is not None
-                else centred_ci(human, human_draw, config.ci, metric.bounds)
-            )
-            row.update({"human": human, "human_low": _num(h_interval[0]), "human_high": _num(h_interval[1])})
+        if human is not None and human_draw is not None and np.isfinite(human):
+            h_low, h_high = interval(human, human_draw)
+            row.update({"human": human, "human_low": _num(h_low), "human_high": _num(h_high)})
             human_points[bucket], human_draws[bucket] = human, human_draw
         buckets[bucket] = row
-    entry["buckets"] = buckets
     macro, macro_draws = macro_average(points, model_draws)
-    interval = (
-        percentile_ci if per_item is not None else (lambda d, lv: centred_ci(macro, d, lv, metric.bounds))
-    )
+    summary: dict[str, Any]
     if points:
-        low, high = interval(macro_draws, config.ci) if len(macro_draws) else (np.nan, np.nan)
-        entry["macro"] = {"value": macro, "low": _num(low), "high": _num(high), "n_buckets": len(points)}
+        low, high = interval(macro, macro_draws) if len(macro_draws) else (np.nan, np.nan)
+        summary = {"value": macro, "low": _num(low), "high": _num(high), "n_buckets": len(points)}
         if human_points:
             h_macro, h_draws = macro_average(human_points, human_draws)
-            h_low, h_high = (
-                (
-                    percentile_ci(h_draws, config.ci)
-                    if per_item is not None
-                    else centred_ci(h_macro, h_draws, config.ci, metric.bounds)
-                )
-                if len(h_draws)
-                else (np.nan, np.nan)
-            )
-            entry["macro"].update({"human": h_macro, "human_low": _num(h_low), "human_high": _num(h_high)})
+            h_low, h_high = interval(h_macro, h_draws) if len(h_draws) else (np.nan, np.nan)
+            summary.update({"human": h_macro, "human_low": _num(h_low), "human_high": _num(h_high)})
     else:
-        entry["macro"] = {"value": None, "n_buckets": 0, "na": "no bucket has a value"}
+        summary = {"value": None, "n_buckets": 0, "na": "no bucket has a value"}
     stored = {b: _round_list(d) for b, d in model_draws.items()}
     if len(macro_draws):
         stored[MACRO] = _round_list(macro_draws)
-    return stored
+    return buckets, summary, stored
+
+
+def item_values(per_item: dict[str, np.ndarray]) -> BucketValues:
+    """`values` for `aggregate` from per-record scores ("model", optionally "human"): means over rows."""
+    return lambda bucket, idx, sets: _item_values(per_item, idx, sets)
 
 
 def _item_values(per_item: dict[str, np.ndarray], idx: np.ndarray, sets: np.ndarray):
@@ -289,7 +318,7 @@ def _item_scores(metric: Metric, data: EvalData) -> dict[str, np.ndarray]:
         raise MetricError(f"metric {metric.name!r} failed on the evaluated records: {error!r}") from error
 
 
-def _set_values(metric: Metric, data: EvalData, idx: np.ndarray, sets: np.ndarray, bucket: str):
+def _set_values(metric: Metric, data: EvalData, bucket: str, idx: np.ndarray, sets: np.ndarray):
     with np.errstate(all="ignore"), _quiet():
         try:
             whole = metric.fn(data, idx[None, :])  # type: ignore[misc]

@@ -23,11 +23,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from polyalign.data.buckets import BucketKey
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import JudgeConfig
-from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, percentile_ci
+from polyalign.evaluate.engine import aggregate, bootstrap_rows, item_values
 
 RUBRIC_VERSION = 1
 RUBRIC = {
@@ -222,9 +221,7 @@ def judge_runs(
             for criterion, value in answer_scores.items():
                 scores[name][criterion][i] = value
     buckets = [str(r.bucket) for r in common]
-    with warnings.catch_warnings():  # a record without a usable reply is nan: n/a, not a warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        results = {name: _aggregate(scores[name], buckets, config.seed, bootstrap, level) for name in names}
+    results = {name: _aggregate(scores[name], buckets, config.seed, bootstrap, level) for name in names}
     return {
         "stage": "judge",
         "rubric_version": RUBRIC_VERSION,
@@ -241,26 +238,16 @@ def judge_runs(
 def _aggregate(
     scores: dict[str, np.ndarray], buckets: list[str], seed: int, draws: int, level: float
 ) -> dict[str, Any]:
-    values = dict(scores)
-    values["overall"] = np.nanmean(np.vstack(list(scores.values())), axis=0) if len(buckets) else np.array([])
-    rows: dict[str, list[int]] = {}
-    for i, bucket in enumerate(buckets):
-        rows.setdefault(bucket, []).append(i)
+    """Each criterion (and their mean, `overall`) per bucket with the evaluation engine's bootstrap."""
+    with warnings.catch_warnings():  # a record without a usable reply is nan in every criterion: n/a
+        warnings.simplefilter("ignore", RuntimeWarning)
+        overall = np.nanmean(np.vstack(list(scores.values())), axis=0) if buckets else np.array([])
+    rows, positions = bootstrap_rows(buckets, seed, draws)
     out = {}
-    for criterion, vector in values.items():
-        per_bucket, points = {}, []
-        for bucket in sorted(rows, key=lambda b: BucketKey.parse(b).sort_key()):
-            idx = np.asarray(rows[bucket])
-            v = vector[idx]
-            if np.isnan(v).all():
-                per_bucket[bucket] = {"n": len(idx), "value": None, "na": "the judge gave no usable score"}
-                continue
-            positions = bootstrap_positions(len(idx), draws, bucket_rng(seed, bucket))
-            low, high = percentile_ci(np.nanmean(v[positions], axis=1), level)
-            per_bucket[bucket] = {"n": len(idx), "value": float(np.nanmean(v)), "low": low, "high": high}
-            points.append(float(np.nanmean(v)))
-        out[f"judge_{criterion}"] = {
-            "buckets": per_bucket,
-            "macro": {"value": float(np.mean(points)) if points else None, "n_buckets": len(points)},
-        }
+    for criterion, vector in {**scores, "overall": overall}.items():
+        per_bucket, macro, _ = aggregate(
+            item_values({"model": vector}), rows, positions, level,
+            na_reason=lambda idx: "the judge gave no usable score",
+        )  # fmt: skip
+        out[f"judge_{criterion}"] = {"buckets": per_bucket, "macro": macro}
     return out
