@@ -3,9 +3,11 @@
 Every registered metric is computed per bucket (context cell + the human reference's length bin) with a
 bootstrap interval over records, macro-averaged over buckets, and, where meaningful, beside the same
 statistic of the human test responses. MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side)
-with the human re-split noise band. A metric that cannot be computed for a bucket is `n/a` with its reason.
-Also assembles the data the report plots (lengths, a 2-D embedding map, buckets by own length). Writes
-only the embedding cache (`cached_encode`); the results artefact is `results.py`'s.
+with the human re-split noise band. A bucket with too few rows, or whose value is undefined, is `n/a` with
+the reason its registry entry gives; a metric that raises is a `MetricError` naming the metric and the
+bucket. `aggregate` is the one per-bucket bootstrap (the judge's scores go through it too). Also assembles
+the data the report plots (lengths, a 2-D embedding map, buckets by own length). Writes only the embedding
+cache (`cached_encode`); the results artefact is `results.py`'s.
 """
 
 from __future__ import annotations
