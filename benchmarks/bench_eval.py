@@ -24,7 +24,8 @@ from corpus import benchmark_corpus
 from polyalign.data.prepare import prepare_stage
 from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.degrade import degrade
-from polyalign.evaluate.suite import Generations, build_eval_data, compute_metrics
+from polyalign.evaluate.engine import build_eval_data, compute_metrics
+from polyalign.evaluate.generations import Generations
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import build_reference

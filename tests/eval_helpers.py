@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from polyalign.artifacts import Artifact
 from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.evaluate.config import EvalConfig
@@ -31,12 +32,13 @@ def big_fixture(tmp: str) -> tuple[PreparedData, HumanReference]:
 
 
 @cache
+def small_prepared(tmp: str) -> Artifact[PreparedData]:
+    """The prepare artefact of the default synthetic corpus (235 test records)."""
+    config = PrepareConfig(sources=[SourceConfig(fixture=0)])
+    return prepare_stage(config, root=Path(tmp), out=Path(tmp) / "prepared", progress=False)
+
+
 def small_fixture(tmp: str) -> tuple[PreparedData, HumanReference]:
-    """The default synthetic corpus (235 test records)."""
-    prepared = prepare_stage(
-        PrepareConfig(sources=[SourceConfig(fixture=0)]),
-        root=Path(tmp),
-        out=Path(tmp) / "prepared",
-        progress=False,
-    ).content
+    """The default synthetic corpus (235 test records) and its reference."""
+    prepared = small_prepared(tmp).content
     return prepared, build_reference(prepared.splits["train"], ReferenceConfig())

@@ -8,11 +8,22 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
+import numpy as np
 import pytest
-from eval_helpers import small_fixture
+from eval_helpers import small_fixture, small_prepared
 
+from polyalign.artifacts import write_jsonl
 from polyalign.evaluate.config import JudgeConfig
-from polyalign.evaluate.judge import RUBRIC, JudgeCache, JudgeError, OpenAICompatibleClient, judge_runs
+from polyalign.evaluate.engine import aggregate, bootstrap_rows, item_values
+from polyalign.evaluate.judge import (
+    RUBRIC,
+    JudgeCache,
+    JudgeError,
+    OpenAICompatibleClient,
+    _aggregate,
+    judge_runs,
+)
+from polyalign.evaluate.stage import judge_stage
 
 
 class StubJudge(BaseHTTPRequestHandler):
@@ -95,3 +106,53 @@ def test_judge_needs_an_endpoint_and_reports_http_errors(server):
     )
     with pytest.raises(JudgeError, match="failed after 1 tries"):
         client.complete([{"role": "user", "content": "hi"}])
+
+
+def test_judge_stage_writes_an_artefact_keyed_by_its_inputs(server, tmp_path_factory, tmp_path):
+    """Two files named alike become runs 'g' and 'g (2)'; judge.json and the manifest land under
+    root/judge/<key>, and a second call reuses them without asking the judge again."""
+    prepared = small_prepared(str(tmp_path_factory.mktemp("judge-stage")))
+    records = sorted(prepared.content.splits["test"], key=lambda r: r.id)
+    files = []
+    for folder, text in (("a", "GOOD answer"), ("b", "plain answer")):
+        path = tmp_path / folder / "g.jsonl"
+        path.parent.mkdir()
+        write_jsonl(path, [{"id": r.id, "response": f"{text} {i}"} for i, r in enumerate(records)])
+        files.append(path)
+    config = JudgeConfig(endpoint=server, model="stub-judge", retries=0, limit=4)
+    client = OpenAICompatibleClient(config)
+    root = tmp_path / "home"
+    first = judge_stage(prepared, files, config, client, root=root)
+    assert first.folder == root / "judge" / first.key and (first.folder / "manifest.json").is_file()
+    assert sorted(first.content["runs"]) == ["g", "g (2)"] and first.content["records"] == 4
+    assert first.content["runs"]["g"]["judge_overall"]["macro"]["value"] == 5.0
+    assert first.manifest["parents"] == {"prepare": prepared.key}
+    asked = len(StubJudge.requests)
+    again = judge_stage(prepared, files, config, client, root=root)
+    assert again.reused and again.content == first.content and len(StubJudge.requests) == asked
+    other = judge_stage(prepared, files[::-1], config, client, root=root)
+    assert other.key != first.key  # the run names are part of the key
+
+
+def test_judge_scores_are_aggregated_by_the_engine_bootstrap():
+    """Judge scores per bucket and macro come from `engine.aggregate`, macro interval included; a bucket
+    whose every reply was unusable is n/a, and `overall` is the mean of the criteria per record."""
+    en, zh, multi = "en|single|open_chat|short", "zh|single|open_chat|short", "en|multi|open_chat|long"
+    buckets = [en, en, en, zh, zh, multi]
+    scores = {c: np.array([5.0, 4.0, 3.0, 2.0, 2.0, np.nan]) for c in RUBRIC}
+    scores["grounding"] = np.array([1.0, 1.0, 1.0, 4.0, 4.0, np.nan])
+    out = _aggregate(scores, buckets, seed=0, draws=30, level=0.9)
+    rows, positions = bootstrap_rows(buckets, 0, 30)
+    expected, macro, _ = aggregate(
+        item_values({"model": scores["grounding"]}), rows, positions, 0.9, na_reason=str
+    )
+    grounding = out["judge_grounding"]
+    assert {b: e["value"] for b, e in grounding["buckets"].items()} == {
+        b: e["value"] for b, e in expected.items()
+    }
+    assert grounding["macro"]["value"] == macro["value"] == 2.5  # (1 + 4) / 2: buckets weigh alike
+    assert grounding["macro"]["low"] is not None and grounding["macro"]["high"] is not None
+    assert grounding["buckets"][multi]["na"] == "the judge gave no usable score"
+    overall = out["judge_overall"]["buckets"][en]["value"]
+    # five criteria at 5, 4, 3 and grounding at 1: per record (5·5+1)/6, (4·5+1)/6, (3·5+1)/6 → mean 63/18
+    assert overall == pytest.approx(3.5)

@@ -15,8 +15,9 @@ from eval_helpers import EDGES, big_fixture, fast_config
 
 from polyalign.errors import ConfigError
 from polyalign.evaluate.degrade import degrade
+from polyalign.evaluate.engine import evaluate_generations
+from polyalign.evaluate.generations import Generations, human_split
 from polyalign.evaluate.registry import METRICS, get_metric, select
-from polyalign.evaluate.suite import Generations, evaluate_generations, human_split
 from polyalign.reference.embedders import load_embedder
 
 pytestmark = pytest.mark.slow
@@ -89,9 +90,19 @@ def test_diversity_is_reported_beside_the_human_value(evaluated):
 
 
 def test_c_mauve_carries_its_noise_band_and_small_cells_are_na(evaluated):
+    """Every reported cell has a band of non-zero width, and human-vs-human C-MAUVE lies inside it by the
+    report's own rule (a gap counts beyond 1.96·√2·sd): in at least 80% of the cells. On this fixture, with
+    5 noise repeats, 14 of 16 do; zh|single|open_chat (0.89 against 0.997 ± 0.005) does not."""
     cells = evaluated["human"].results["metrics"]["mauve"]["cells"]
-    reported = [c for c in cells.values() if c["value"] is not None]
-    assert reported and all(c["noise"]["sd"] >= 0 and c["noise"]["n_per_side"] >= 25 for c in reported)
+    reported = {name: c for name, c in cells.items() if c["value"] is not None}
+    assert len(reported) > 10
+    assert all(c["noise"]["sd"] > 0 and c["noise"]["n_per_side"] >= 25 for c in reported.values())
+    outside = {
+        name: round((c["value"] - c["noise"]["mean"]) / c["noise"]["sd"], 1)
+        for name, c in reported.items()
+        if abs(c["value"] - c["noise"]["mean"]) > 1.96 * np.sqrt(2) * c["noise"]["sd"]
+    }
+    assert len(outside) <= 0.2 * len(reported), f"outside the noise band (z): {outside}"
     assert all("C-MAUVE needs >= 25" in c["na"] for c in cells.values() if c["value"] is None)
 
 

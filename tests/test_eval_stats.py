@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from polyalign.evaluate.engine import aggregate, bootstrap_rows, item_values
+from polyalign.evaluate.results import MACRO
 from polyalign.evaluate.stats import (
     bootstrap_positions,
     bucket_rng,
@@ -49,9 +51,24 @@ def test_paired_difference_of_identical_draws_is_exactly_zero():
     assert result["diff"] == 0 and result["low"] == 0 and result["high"] == 0
 
 
-def test_macro_average_weights_buckets_equally():
-    value, draws = macro_average({"a": 1.0, "b": 3.0}, {"a": np.ones(4), "b": np.full(4, 3.0)})
-    assert value == 2.0 and np.allclose(draws, 2.0)
+def test_macro_average_weights_buckets_equally_not_records():
+    """Bucket a: 4 records (1, 1, 1, 5), mean 2; bucket b: 2 records (10, 10), mean 10. Per record the mean
+    would be 28/6 ≈ 4.67; per bucket it is (2 + 10) / 2 = 6, and each macro draw is (draw of a + 10) / 2."""
+    scores = np.array([1.0, 1.0, 1.0, 5.0, 10.0, 10.0])
+    a, b = "en|single|open_chat|short", "zh|single|open_chat|short"
+    rows, positions = bootstrap_rows([a, a, a, a, b, b], 0, 50)
+    buckets, macro, draws = aggregate(item_values({"model": scores}), rows, positions, 0.9, na_reason=str)
+    assert buckets[a]["value"] == 2.0 and buckets[b]["value"] == 10.0 and buckets[b]["n"] == 2
+    assert macro["value"] == 6.0 and macro["n_buckets"] == 2
+    a_draws = np.array(draws[a])
+    assert np.allclose(draws[MACRO], (a_draws + 10.0) / 2) and a_draws.std() > 0
+    assert macro["low"] < 6.0 < macro["high"]
+
+
+def test_a_bucket_without_draws_contributes_its_point_to_every_draw():
+    """a has draws (0, 2, 4), b only its point 3: macro draws (0+3)/2, (2+3)/2, (4+3)/2; value (1+3)/2."""
+    value, draws = macro_average({"a": 1.0, "b": 3.0}, {"a": np.array([0.0, 2.0, 4.0])})
+    assert value == 2.0 and np.allclose(draws, [1.5, 2.5, 3.5])
 
 
 def test_rank_auc_by_hand():

@@ -4,21 +4,34 @@ writes a results artefact the report can read; the CLI evaluates the human test 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
-from eval_helpers import EDGES, fast_config, small_fixture
+from eval_helpers import EDGES, fast_config, small_fixture, small_prepared
 from typer.testing import CliRunner
 
+from polyalign.artifacts import artifact_key
 from polyalign.cli import app
-from polyalign.errors import PolyAlignError
-from polyalign.evaluate.suite import (
+from polyalign.config import config_hash
+from polyalign.data.buckets import BucketKey
+from polyalign.errors import ConfigError, InputError, PolyAlignError
+from polyalign.evaluate.engine import MetricError, build_eval_data, compute_metrics, evaluate_generations
+from polyalign.evaluate.generations import (
     Generations,
     GenerationsError,
-    evaluate_generations,
-    load_results,
+    human_generations,
     read_generations,
+    run_name,
+    unique_names,
 )
+from polyalign.evaluate.registry import Metric, get_metric, select
+from polyalign.evaluate.results import load_results
+from polyalign.evaluate.stage import evaluate_stage
+from polyalign.reference.config import ReferenceConfig
+from polyalign.reference.reference import build_reference
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +51,21 @@ def test_duplicate_ids_are_an_error_naming_them(tmp_path):
         tmp_path / "g.jsonl",
         [{"id": "a", "response": "x"}, {"id": "b", "response": "y"}, {"id": "a", "response": "z"}],
     )
-    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\): 'a' \(lines 1 and 3\)"):
+    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\): 'a' \(2 rows\)"):
         read_generations(path)
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("{not json", "g.jsonl:1: not valid JSON"),
+        ("{not json", "not valid JSON"),
         ('["a list"]', "expected a JSON object"),
         ('{"response": "x"}', "missing or invalid 'id'"),
         ('{"id": "a", "response": null}', "must be a string, got NoneType"),
     ],
 )
 def test_malformed_lines_name_file_and_line(tmp_path, row, message):
-    with pytest.raises(GenerationsError, match=message):
+    with pytest.raises(InputError, match=f"g.jsonl:1: .*{message}"):
         read_generations(_write(tmp_path / "g.jsonl", [row]))
 
 
@@ -123,3 +136,98 @@ def test_load_results_rejects_other_folders(tmp_path):
     (tmp_path / "results.json").write_text("{broken")
     with pytest.raises(PolyAlignError, match="not valid JSON"):
         load_results(tmp_path)
+
+
+def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, tmp_path):
+    """The key is hash(evaluate@1, prepare key, reference key, generations identity, config hash, run name),
+    the folder root/evaluate/<key>; a second call reuses the complete artefact."""
+    prepared = small_prepared(str(tmp_path_factory.mktemp("eval-stage")))
+    reference = build_reference(prepared.content.splits["train"], ReferenceConfig())
+    ref = SimpleNamespace(key="ref-key", content=SimpleNamespace(reference=reference))
+    config = fast_config(embedder="", bootstrap=10)
+    first = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
+    identity, name = "human:split:0", "human-split"
+    key = artifact_key("evaluate", 1, prepared.key, "ref-key", identity, config_hash(config), name)
+    assert first.key == key and first.folder == tmp_path / "evaluate" / key and not first.reused
+    assert first.manifest["run"] == "human-split" and first.content["key"] == key
+    assert first.manifest["parents"]["generations"] == "human:split:0"
+    again = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
+    assert again.reused and again.content == first.content
+    with pytest.raises(PolyAlignError, match="either a generations file or --human"):
+        evaluate_stage(prepared, ref, config, root=tmp_path)
+
+
+def test_run_names_come_from_the_file_and_repeats_are_numbered(tmp_path):
+    assert run_name(tmp_path / "sft.jsonl") == "sft"
+    assert run_name(tmp_path / "abc123" / "generations.jsonl") == "abc123"  # a generate artefact
+    assert unique_names(["sft", "hdpo", "sft", "sft"]) == ["sft", "hdpo", "sft (2)", "sft (3)"]
+
+
+def _probe(**fields) -> Metric:
+    values = {"name": "probe", "group": "naturalness", "kind": "set", "direction": "lower"}
+    return Metric(**{**values, "description": "a test metric", **fields})
+
+
+def test_engine_takes_min_rows_na_reasons_and_cell_views_from_the_registry_entry(fixture_data):
+    """A metric the engine has never heard of gets its minimum rows from the config option its entry
+    names, its n/a reason and its per-cell view from the entry, and a cell-level entry from its function."""
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    data, _ = build_eval_data(test, human_generations(test), reference, EDGES)
+    undefined = _probe(
+        fn=lambda d, sets: {"model": np.full(len(sets), np.nan)},
+        min_rows_option="auc_min_rows",
+        nan_reason=lambda d: "the probe says why",
+        cells=lambda d: {"en|single|open_chat": {"n": 3, "value": 0.25}},
+    )
+    whole = _probe(name="cellprobe", kind="cell", fn=lambda d, config: {"macro": {"value": config.seed}})
+    sizes = {b: len(idx) for b, idx in data.rows_by(data.buckets).items()}
+    assert min(sizes.values()) < 4 <= max(sizes.values())
+    result = compute_metrics(data, fast_config(auc_min_rows=4, seed=3), [undefined, whole]).results
+    buckets = result["metrics"]["probe"]["buckets"]
+    for bucket, n in sizes.items():
+        reason = "needs >= 4 records in the bucket" if n < 4 else "the probe says why"
+        assert reason in buckets[bucket]["na"], bucket
+    assert result["metrics"]["probe"]["cells"] == {"en|single|open_chat": {"n": 3, "value": 0.25}}
+    assert result["metrics"]["cellprobe"]["macro"] == {"value": 3}
+
+
+def test_registry_entries_carry_direction_and_refuse_judge_names():
+    """`better` by hand: AUC 0.55 beats 0.30 (0.05 from its ideal 0.5, not 0.20); distinct-1 0.6 beats 0.9
+    when people are at 0.5; a judge score is not an evaluate metric."""
+    auc, distinct, em = get_metric("auc"), get_metric("distinct_1"), get_metric("em")
+    assert auc.better(0.55, 0.30) and not auc.better(0.30, 0.55)
+    assert distinct.better(0.6, 0.9, human=0.5) and not distinct.better(0.9, 0.6, human=0.5)
+    assert em.better(0.4, 0.3) and get_metric("bng").better(0.1, 0.2)
+    assert (
+        auc.required_rows(fast_config(auc_min_rows=7)) == 7
+        and get_metric("bng").required_rows(fast_config()) == 2
+    )
+    assert get_metric("judge_overall").direction == "higher"
+    with pytest.raises(ConfigError, match=r"judge_overall: judge scores come from `polyalign judge`"):
+        select(["em", "judge_overall"])
+    with pytest.raises(ConfigError, match=r"unknown metric 'nope'.*registered: em"):
+        select(["nope"])
+
+
+def test_a_metric_that_raises_is_an_error_naming_metric_and_bucket(fixture_data):
+    """Never an n/a cell: a shape bug or an unhandled input stops the evaluation and says where."""
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    data, _ = build_eval_data(test, human_generations(test), reference, EDGES)
+
+    def broken(d, sets):
+        raise ValueError("operands could not be broadcast")
+
+    first = min(data.buckets, key=lambda b: BucketKey.parse(b).sort_key())
+    with pytest.raises(MetricError, match=rf"metric 'probe' failed on bucket {re.escape(first)} .*broadcast"):
+        compute_metrics(data, fast_config(), [_probe(fn=broken)])
+
+
+def test_own_length_buckets_use_the_prepared_edges_or_fail(fixture_data):
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    only_en = {"en": EDGES["en"]}
+    data, _ = build_eval_data(test, human_generations(test), reference, only_en)
+    with pytest.raises(PolyAlignError, match=r"no length-bin edges for language\(s\) \['zh'\]"):
+        compute_metrics(data, fast_config(), [get_metric("em")])

@@ -14,7 +14,7 @@ from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import prepare_stage
 from polyalign.data.records import Message
 from polyalign.errors import ConfigError
-from polyalign.evaluate.suite import read_generations
+from polyalign.evaluate.generations import read_generations
 from polyalign.generate.backends import TransformersBackend, VLLMBackend
 from polyalign.generate.config import DecodingConfig, GenerateConfig
 from polyalign.generate.plan import LeakError, PromptPlan, check_leaks, plan_prompts

@@ -11,7 +11,9 @@ from eval_helpers import EDGES, fast_config, small_fixture
 
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.degrade import degrade
-from polyalign.evaluate.suite import Generations, evaluate_generations, human_generations, write_results
+from polyalign.evaluate.engine import evaluate_generations
+from polyalign.evaluate.generations import Generations, human_generations
+from polyalign.evaluate.results import write_results
 from polyalign.reference.embedders import load_embedder
 from polyalign.report.render import build_report, load_runs
 
@@ -58,7 +60,7 @@ def runs(tmp_path_factory):
             name=name,
         )
         folder = tmp / name
-        write_results(folder, result, {"stage": "evaluate", "key": name})
+        write_results(folder, result)
         folders.append(folder)
     return folders
 

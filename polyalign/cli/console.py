@@ -93,7 +93,7 @@ def print_results(results: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column in ("metric", "group") else "right")
     for metric, entry in results["metrics"].items():
         macro = entry.get("macro", {})
-        if metric == "mauve" and "global" in macro:
+        if entry.get("kind") == "cell" and "global" in macro:
             cmauve = macro.get("value")
             cells = f"{cmauve:.3f} ({macro['n_cells']} cells)" if cmauve is not None else "n/a"
             value = f"global {macro['global']:.3f}; C-MAUVE {cells}"

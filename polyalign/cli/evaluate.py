@@ -35,7 +35,8 @@ def evaluate(
     import dataclasses
 
     from polyalign.config import artifact_root
-    from polyalign.pipeline import evaluate_stage, prepare_and_reference
+    from polyalign.evaluate.stage import evaluate_stage
+    from polyalign.pipeline import prepare_and_reference
 
     cfg = load_config(config)
     overrides = {"embedder": embedder, "allow_missing": allow_missing or None}
@@ -53,8 +54,8 @@ def evaluate(
         out=out,
         force=force,
     )
-    print_key("evaluate", artifact.manifest["key"], artifact.reused)
-    print_results(artifact.results)
+    print_key("evaluate", artifact.key, artifact.reused)
+    print_results(artifact.content)
     console.print(f"results: [bold]{artifact.folder}[/] (polyalign report {artifact.folder} ...)")
 
 
@@ -82,35 +83,28 @@ def judge_command(
     endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL (judge.endpoint).")] = None,
     model: Annotated[str | None, typer.Option(help="Judge model name (judge.model).")] = None,
     limit: Annotated[int | None, typer.Option(help="Judge only the first N records by id.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for judge.json and its cache.")] = Path(
-        "polyalign-judge"
-    ),
+    out: OutOption = None,
+    force: Annotated[bool, typer.Option(help="Judge again even if an identical artefact exists.")] = False,
 ) -> None:
     """Optional blind LLM judge: every method's answers shown together, unlabeled and shuffled, per record."""
     import dataclasses
     import os
 
-    from polyalign import artifacts
     from polyalign.config import artifact_root
-    from polyalign.evaluate.judge import JudgeCache, OpenAICompatibleClient, judge_runs
-    from polyalign.evaluate.suite import read_generations
+    from polyalign.evaluate.judge import OpenAICompatibleClient
+    from polyalign.evaluate.stage import judge_stage
     from polyalign.pipeline import prepare_and_reference
 
     cfg = load_config(config)
     overrides = {"endpoint": endpoint, "model": model, "limit": limit}
     cfg.judge = dataclasses.replace(cfg.judge, **{k: v for k, v in overrides.items() if v is not None})
-    prepared, _ = prepare_and_reference(cfg, root=artifact_root())
-    runs = {}
-    for path in generations:
-        name = path.resolve().parent.name if path.name == "generations.jsonl" else path.stem
-        runs[name if name not in runs else f"{name} ({len(runs) + 1})"] = read_generations(path).responses
+    root = artifact_root()
+    prepared, _ = prepare_and_reference(cfg, root=root)
     client = OpenAICompatibleClient(cfg.judge, os.environ.get(cfg.judge.api_key_env))
-    results = judge_runs(
-        prepared.content.splits["test"], runs, cfg.judge, client, JudgeCache(out / "cache.jsonl")
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    artifacts.write_json(out / "judge.json", results)
+    artifact = judge_stage(prepared, generations, cfg.judge, client, root=root, out=out, force=force)
+    print_key("judge", artifact.key, artifact.reused)
+    judged = artifact.content
     console.print(
-        f"judged {results['records']} records x {len(runs)} runs ({results['requests']} requests, "
-        f"{results['cached']} cached, {len(results['failures'])} unusable): [bold]{out / 'judge.json'}[/]"
+        f"judged {judged['records']} records x {len(judged['runs'])} runs ({judged['requests']} requests, "
+        f"{judged['cached']} cached, {len(judged['failures'])} unusable): [bold]{artifact.folder}[/]"
     )

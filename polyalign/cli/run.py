@@ -57,7 +57,7 @@ def run(
         console.print(f"[bold]{method}[/]: model {model.folder}")
         print_training_summary(model.content)
     for evaluation in result.evaluations.values():
-        print_results(evaluation.results)
+        print_results(evaluation.content)
     console.print(
         f"prepared data: [bold]{result.prepared.folder}[/]\n"
         f"human reference and its report: [bold]{result.reference.folder}[/]\n"

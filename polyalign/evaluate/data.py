@@ -1,6 +1,6 @@
 """What every metric reads: one aligned row per evaluated record (human and model response side by side).
 
-Built once by `suite.build_eval_data`; metric functions take it and return arrays. `cache` holds values
+Built once by `engine.build_eval_data`; metric functions take it and return arrays. `cache` holds values
 that several metrics share (utility scores, token lists, out-of-fold classifier scores), computed on
 first use. Reads and writes nothing.
 """
@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from polyalign.data.buckets import BucketKey
 
 if TYPE_CHECKING:
     from polyalign.reference.reference import HumanReference
@@ -46,7 +48,8 @@ class EvalData:
 
     @property
     def cells(self) -> list[str]:
-        return [b.rsplit("|", 1)[0] for b in self.buckets]
+        """The context cell of each row's bucket."""
+        return [str(BucketKey.parse(b).cell) for b in self.buckets]
 
     def rows_by(self, keys: list[str]) -> dict[str, np.ndarray]:
         """Row indices per key (bucket or cell), in id order."""

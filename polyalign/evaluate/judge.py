@@ -19,29 +19,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from polyalign.data.buckets import bucket_sort_key
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import JudgeConfig
-from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, percentile_ci
+from polyalign.evaluate.engine import aggregate, bootstrap_rows, item_values
+from polyalign.evaluate.registry import RUBRIC, RUBRIC_VERSION
 
-RUBRIC_VERSION = 1
-RUBRIC = {
-    "task_success": "Does the answer do what the user asked: correct, and complete for this request?",
-    "grounding": "Is everything it states supported by the conversation or passage, or common knowledge, "
-    "with nothing invented?",
-    "instruction_following": "Does it follow the explicit instructions and constraints of the user's turns?",
-    "conditional_appropriateness": "Does it fit this context: the language, the register and the kind of "
-    "conversation (casual chat, question answering, task dialogue, long-form explanation)?",
-    "response_shape": "Are its length and format (paragraphs, lists, markdown) what a person would write "
-    "here?",
-    "discourse_naturalness": "Does it read as a natural reply in this conversation, following on from the "
-    "user's turn, rather than a generic assistant template?",
-}
 SYSTEM = (
     "You are an impartial evaluator of replies in conversations. You will see a conversation and several "
     "candidate replies to its last user turn, labelled only by number and given in random order. Score "
@@ -56,6 +43,12 @@ SYSTEM = (
 
 class JudgeError(PolyAlignError):
     """The judge endpoint cannot be used (unreachable, wrong model, no key)."""
+
+
+class CompletionClient(Protocol):
+    """What the judge asks: the assistant's reply to a list of chat messages."""
+
+    def complete(self, messages: list[dict[str, str]]) -> str: ...
 
 
 class OpenAICompatibleClient:
@@ -174,7 +167,7 @@ def judge_runs(
     records: Sequence[Record],
     runs: Mapping[str, Mapping[str, str]],
     config: JudgeConfig,
-    client: Any,
+    client: CompletionClient,
     cache: JudgeCache,
     *,
     bootstrap: int = 200,
@@ -216,9 +209,7 @@ def judge_runs(
             for criterion, value in answer_scores.items():
                 scores[name][criterion][i] = value
     buckets = [str(r.bucket) for r in common]
-    with warnings.catch_warnings():  # a record without a usable reply is nan: n/a, not a warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        results = {name: _aggregate(scores[name], buckets, config.seed, bootstrap, level) for name in names}
+    results = {name: _aggregate(scores[name], buckets, config.seed, bootstrap, level) for name in names}
     return {
         "stage": "judge",
         "rubric_version": RUBRIC_VERSION,
@@ -235,26 +226,16 @@ def judge_runs(
 def _aggregate(
     scores: dict[str, np.ndarray], buckets: list[str], seed: int, draws: int, level: float
 ) -> dict[str, Any]:
-    values = dict(scores)
-    values["overall"] = np.nanmean(np.vstack(list(scores.values())), axis=0) if len(buckets) else np.array([])
-    rows: dict[str, list[int]] = {}
-    for i, bucket in enumerate(buckets):
-        rows.setdefault(bucket, []).append(i)
+    """Each criterion (and their mean, `overall`) per bucket with the evaluation engine's bootstrap."""
+    with warnings.catch_warnings():  # a record without a usable reply is nan in every criterion: n/a
+        warnings.simplefilter("ignore", RuntimeWarning)
+        overall = np.nanmean(np.vstack(list(scores.values())), axis=0) if buckets else np.array([])
+    rows, positions = bootstrap_rows(buckets, seed, draws)
     out = {}
-    for criterion, vector in values.items():
-        per_bucket, points = {}, []
-        for bucket in sorted(rows, key=bucket_sort_key):
-            idx = np.asarray(rows[bucket])
-            v = vector[idx]
-            if np.isnan(v).all():
-                per_bucket[bucket] = {"n": len(idx), "value": None, "na": "the judge gave no usable score"}
-                continue
-            positions = bootstrap_positions(len(idx), draws, bucket_rng(seed, bucket))
-            low, high = percentile_ci(np.nanmean(v[positions], axis=1), level)
-            per_bucket[bucket] = {"n": len(idx), "value": float(np.nanmean(v)), "low": low, "high": high}
-            points.append(float(np.nanmean(v)))
-        out[f"judge_{criterion}"] = {
-            "buckets": per_bucket,
-            "macro": {"value": float(np.mean(points)) if points else None, "n_buckets": len(points)},
-        }
+    for criterion, vector in {**scores, "overall": overall}.items():
+        per_bucket, macro, _ = aggregate(
+            item_values({"model": vector}), rows, positions, level,
+            na_reason=lambda idx: "the judge gave no usable score",
+        )  # fmt: skip
+        out[f"judge_{criterion}"] = {"buckets": per_bucket, "macro": macro}
     return out

@@ -3,21 +3,29 @@
 Kinds: `item` (one value per response, aggregated by the mean), `set` (one value per set of responses of
 a bucket, recomputed on every bootstrap draw), `cell` (MAUVE: per context cell, with the human re-split
 noise band instead of a bootstrap). Directions: `higher`/`lower` is better, or `closer_to_human` (the
-diversity metrics: a model should be as diverse as people, not more). The report takes every direction
-from here. Registering a name twice raises; an unknown name raises with close matches and the list.
+diversity metrics: a model should be as diverse as people, not more); `Metric.better` applies them, and
+the report takes every direction from here. An entry also says how many records a bucket needs (or
+which config option says so), why a bucket whose value is undefined is n/a, and whether the metric has a
+per-cell view beside its buckets: the engine reads all of it here and special-cases no metric by name.
+Registering a name twice raises; an unknown name raises with close matches and the list.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from polyalign.errors import ConfigError
 from polyalign.evaluate import distribution, naturalness
+from polyalign.evaluate.config import EvalConfig
 from polyalign.evaluate.data import EvalData
+from polyalign.evaluate.stats import rank_auc
 from polyalign.evaluate.utility import utility_scores
 
 GROUPS = ("utility", "faithfulness", "naturalness", "diversity", "judge")
@@ -25,8 +33,31 @@ KINDS = ("item", "set", "cell")
 DIRECTIONS = ("higher", "lower", "closer_to_human")
 
 
+def _undefined(data: EvalData) -> str:
+    return "undefined for this bucket's responses"
+
+
+# The blind judge's rubric: each criterion is a metric `judge_<criterion>` (1-5, higher is better).
+RUBRIC_VERSION = 1
+RUBRIC = {
+    "task_success": "Does the answer do what the user asked: correct, and complete for this request?",
+    "grounding": "Is everything it states supported by the conversation or passage, or common knowledge, "
+    "with nothing invented?",
+    "instruction_following": "Does it follow the explicit instructions and constraints of the user's turns?",
+    "conditional_appropriateness": "Does it fit this context: the language, the register and the kind of "
+    "conversation (casual chat, question answering, task dialogue, long-form explanation)?",
+    "response_shape": "Are its length and format (paragraphs, lists, markdown) what a person would write "
+    "here?",
+    "discourse_naturalness": "Does it read as a natural reply in this conversation, following on from the "
+    "user's turn, rather than a generic assistant template?",
+}
+
+
 @dataclass(frozen=True)
 class Metric:
+    """One metric. `fn` takes the data (`item`), the data and (B, n) row sets (`set`), or the data and the
+    config (`cell`: returns the whole entry, global value, cells and macro)."""
+
     name: str
     group: str
     kind: str
@@ -36,6 +67,9 @@ class Metric:
     ideal: float | None = None  # the value of a perfect system, when there is one (MAUVE 1, AUC 0.5)
     tracks: tuple[str, ...] = ("single", "multi")  # buckets it applies to (TDM: multi-turn only)
     min_rows: int = 1  # records a bucket needs for a value (else n/a with the reason)
+    min_rows_option: str | None = None  # the EvalConfig field that sets min_rows instead (AUC: auc_min_rows)
+    nan_reason: Callable[[EvalData], str] = _undefined  # why a bucket whose value is nan is n/a
+    cells: Callable[[EvalData], dict[str, Any]] | None = None  # per-context-cell values beside the buckets
     needs_embeddings: bool = False
     bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take; intervals are kept inside
 
@@ -49,6 +83,10 @@ class Metric:
             raise ValueError(f"{self.name} is judged against the human value; pass it")
         return abs(a - human) < abs(b - human)
 
+    def required_rows(self, config: EvalConfig) -> int:
+        """Records a bucket needs for a value: the config option when the entry names one."""
+        return int(getattr(config, self.min_rows_option)) if self.min_rows_option else self.min_rows
+
 
 def _utility(name: str) -> Callable[[EvalData], dict[str, Any]]:
     def compute(data: EvalData) -> dict[str, Any]:
@@ -60,6 +98,51 @@ def _utility(name: str) -> Callable[[EvalData], dict[str, Any]]:
     return compute
 
 
+def _auc_cells(data: EvalData) -> dict[str, Any]:
+    """The AUC per context cell: buckets are often too small for a classifier, cells are not."""
+    human, model = naturalness.out_of_fold_scores(data, data.auc_folds, data.auc_repeats)
+    out: dict[str, Any] = {}
+    for cell, idx in sorted(data.rows_by(data.cells).items()):
+        if np.isnan(human[idx]).any():
+            out[cell] = {"n": len(idx), "value": None, "na": f"fewer than {2 * data.auc_folds} records"}
+        else:
+            out[cell] = {"n": len(idx), "value": float(rank_auc(human[idx][None], model[idx][None])[0])}
+    return out
+
+
+def _auc_nan(data: EvalData) -> str:
+    return f"the cell has fewer than {2 * data.auc_folds} records for {data.auc_folds}-fold cross-validation"
+
+
+def _no_ngrams(data: EvalData) -> str:
+    return "no n-grams in the bucket's responses"
+
+
+def _mauve(data: EvalData, config: EvalConfig) -> dict[str, Any]:
+    """Global MAUVE and C-MAUVE per context cell with its noise band; the macro is the mean over cells."""
+    suite = distribution.mauve_suite(data, config.mauve_min_rows, config.mauve_noise_repeats)
+    if "na" in suite:
+        return {"na": suite["na"]}
+    cells = suite["cells"]
+    reported = {c: v["value"] for c, v in cells.items() if v.get("value") is not None}
+    macro: dict[str, Any] = {
+        "value": float(np.mean(list(reported.values()))) if reported else None,
+        "n_cells": len(reported),
+        "global": suite["global"]["value"],
+    }
+    if not reported:
+        macro["na"] = f"no context cell has >= {config.mauve_min_rows} rows per side for C-MAUVE"
+    return {
+        "global": suite["global"],
+        "cells": cells,
+        "macro": macro,
+        "ci_method": "human re-split noise band per cell (no bootstrap)",
+    }
+
+
+_OPTIONS = {f.name for f in dataclasses.fields(EvalConfig)}
+
+
 def _registry(*metrics: Metric) -> dict[str, Metric]:
     out: dict[str, Metric] = {}
     for metric in metrics:
@@ -68,6 +151,12 @@ def _registry(*metrics: Metric) -> dict[str, Metric]:
         if metric.group not in GROUPS or metric.kind not in KINDS or metric.direction not in DIRECTIONS:
             raise ValueError(
                 f"metric {metric.name!r}: group/kind/direction must be in {GROUPS}/{KINDS}/{DIRECTIONS}"
+            )
+        if metric.fn is None:
+            raise ValueError(f"metric {metric.name!r} has no function computing it")
+        if metric.min_rows_option is not None and metric.min_rows_option not in _OPTIONS:
+            raise ValueError(
+                f"metric {metric.name!r}: min_rows_option {metric.min_rows_option!r} is no EvalConfig field"
             )
         out[metric.name] = metric
     return out
@@ -142,7 +231,7 @@ METRICS = _registry(
         "cell",
         "higher",
         "MAUVE of model vs human responses on multilingual embeddings (global; C-MAUVE per cell)",
-        None,
+        _mauve,
         ideal=1.0,
         needs_embeddings=True,
     ),
@@ -193,7 +282,9 @@ METRICS = _registry(
         "cross-validated AUC of a human-vs-model classifier (0.5 = indistinguishable)",
         naturalness.discriminability,
         ideal=0.5,
-        min_rows=10,
+        min_rows_option="auc_min_rows",
+        nan_reason=_auc_nan,
+        cells=_auc_cells,
         bounds=(0.0, 1.0),
     ),
     Metric(
@@ -203,6 +294,7 @@ METRICS = _registry(
         "closer_to_human",
         "distinct unigrams / unigrams in the bucket",
         distribution.distinct_1,
+        nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
     ),
     Metric(
@@ -212,6 +304,7 @@ METRICS = _registry(
         "closer_to_human",
         "distinct bigrams / bigrams in the bucket",
         distribution.distinct_2,
+        nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
     ),
     Metric(
@@ -221,6 +314,7 @@ METRICS = _registry(
         "closer_to_human",
         "BLEU-4 of each response against the others of its bucket (lower = more diverse)",
         distribution.self_bleu,
+        min_rows=2,
     ),
 )
 
@@ -237,18 +331,25 @@ def get_metric(name: str) -> Metric:
 
 
 def select(names: Iterable[str]) -> list[Metric]:
-    """The metrics named (every registered metric when none are), in registry order."""
+    """The metrics named (every registered metric when none are), in registry order.
+
+    Judge scores are metrics of `polyalign judge`, not of evaluate: naming one here is an error.
+    """
     wanted = list(names)
     if not wanted:
         return list(METRICS.values())
+    judged = [n for n in wanted if n.startswith("judge_")]
+    if judged:
+        raise ConfigError(
+            f"{', '.join(judged)}: judge scores come from `polyalign judge`, not from evaluate; remove them "
+            f"from evaluate.metrics (evaluate computes: {', '.join(METRICS)})"
+        )
     chosen = {get_metric(n).name for n in wanted}
     return [m for m in METRICS.values() if m.name in chosen]
 
 
 def judge_metric(name: str) -> Metric:
     """Judge rubric scores (1-5, higher is better) are metrics too, named `judge_<criterion>`."""
-    from polyalign.evaluate.judge import RUBRIC
-
     criterion = name.removeprefix("judge_")
     if criterion not in RUBRIC and criterion != "overall":
         raise ConfigError(f"unknown judge criterion {criterion!r}; rubric: {', '.join(RUBRIC)}, overall")

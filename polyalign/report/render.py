@@ -29,9 +29,10 @@ from polyalign import artifacts
 from polyalign.data.bucket_report import table_code
 from polyalign.data.buckets import bucket_sort_key
 from polyalign.errors import PolyAlignError
+from polyalign.evaluate.generations import unique_names
 from polyalign.evaluate.registry import METRICS, Metric, get_metric
+from polyalign.evaluate.results import MACRO, load_results
 from polyalign.evaluate.stats import paired_difference
-from polyalign.evaluate.suite import MACRO, load_results
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 HUMAN_COLOUR = "#7f7f7f"
@@ -54,13 +55,9 @@ def load_runs(folders: Sequence[Path]) -> list[Run]:
     """Every evaluate artefact named; names made unique (a second 'sft' becomes 'sft (2)')."""
     if not folders:
         raise PolyAlignError("give at least one evaluate artefact folder (polyalign evaluate ...)")
-    runs, seen = [], {}
-    for folder in folders:
-        results, draws = load_results(Path(folder))
-        name = str(results.get("run") or Path(folder).name)
-        seen[name] = seen.get(name, 0) + 1
-        runs.append(Run(name if seen[name] == 1 else f"{name} ({seen[name]})", Path(folder), results, draws))
-    return runs
+    loaded = [(Path(folder), *load_results(Path(folder))) for folder in folders]
+    names = unique_names([str(results.get("run") or folder.name) for folder, results, _ in loaded])
+    return [Run(name, *run) for name, run in zip(names, loaded, strict=True)]
 
 
 # ------------------------------------------------------------------------------------------ comparison

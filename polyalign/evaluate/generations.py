@@ -1,0 +1,165 @@
+"""Generations as the evaluate stage reads them: one file checked against the test split, or the humans.
+
+Reads a generations JSONL (`{"id", "response", ...}` per line, as `polyalign generate` writes it, or
+any file of that shape) and checks it against the test split: unparsable lines, duplicate ids, ids that
+are not test records, non-string responses and missing ids are errors that name the file, line and ids
+(missing ids are allowed only with `allow_missing`, and the run is then marked partial). Empty responses
+are kept and scored as given (a model that says nothing fails), and counted. The human test responses
+are a method too (`human_generations`, `human_split`). Writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyalign import artifacts
+from polyalign.data.records import Record
+from polyalign.errors import InputError
+
+SHOWN_IDS = 10
+
+
+class GenerationsError(InputError):
+    """A generations file that cannot be evaluated as it is (a malformed line is `read_jsonl`'s InputError,
+    with its file and line)."""
+
+
+@dataclass
+class Generations:
+    """Responses keyed by record id, with where they came from (model, decoding, profile mode)."""
+
+    responses: dict[str, str]
+    provenance: dict[str, Any]
+    profiles: dict[str, Any] = field(default_factory=dict)  # id -> the profile the prompt stated
+
+
+def _generation(row: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(id, response, row) of one line; a ValueError names what is wrong (read_jsonl adds file:line)."""
+    record_id, response = row.get("id"), row.get("response")
+    if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
+        raise ValueError("missing or invalid 'id' (a non-empty string)")
+    if not isinstance(response, str):
+        raise ValueError(
+            f"'response' of id {record_id!r} must be a string, got {type(response).__name__}"
+            " (an empty response is the empty string)"
+        )
+    return str(record_id), response, row
+
+
+def read_generations(path: Path) -> Generations:
+    """Read and check a generations JSONL (or a generate artefact folder holding generations.jsonl)."""
+    folder = path if path.is_dir() else path.parent
+    file = path / "generations.jsonl" if path.is_dir() else path
+    if not file.is_file():
+        raise GenerationsError(
+            f"no generations file at {file}: give a JSONL file or a generate artefact folder"
+        )
+    responses: dict[str, str] = {}
+    profiles: dict[str, Any] = {}
+    rows: Counter[str] = Counter()
+    settings: Counter[str] = Counter()
+    for record_id, response, row in artifacts.read_jsonl(file, _generation):
+        rows[record_id] += 1
+        if rows[record_id] > 1:
+            continue
+        responses[record_id], profiles[record_id] = response, row.get("profile")
+        settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
+    duplicates = [f"{i!r} ({n} rows)" for i, n in rows.items() if n > 1]
+    if duplicates:
+        raise GenerationsError(
+            f"{file}: {len(duplicates)} duplicate id(s): {', '.join(duplicates[:SHOWN_IDS])}; keep one "
+            "generation per record (the evaluation pairs each record with exactly one response)"
+        )
+    if not responses:
+        raise GenerationsError(f"{file}: no generations (the file is empty)")
+    if len(settings) > 1:
+        raise GenerationsError(
+            f"{file}: the rows mix {len(settings)} model/decoding settings; one run is one model with one "
+            f"decoding config (first two: {list(settings)[:2]})"
+        )
+    provenance: dict[str, Any] = {
+        "file": str(file),
+        "sha256": artifacts.file_sha256(file),
+        "rows": len(responses),
+    }
+    shared = json.loads(next(iter(settings)))
+    provenance.update({k: v for k, v in shared.items() if v is not None})
+    if artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("stage") == "generate":
+        manifest = artifacts.read_manifest(folder)
+        provenance["generate"] = {
+            k: manifest.get(k) for k in ("key", "config", "model", "parents", "leak_guard")
+        }
+    return Generations(responses, provenance, profiles)
+
+
+def human_generations(records: Sequence[Record]) -> Generations:
+    """The human test responses as a 'method': the ceiling of utility and the exact-match identity."""
+    return Generations({r.id: r.response for r in records}, {"method": "human (gold responses themselves)"})
+
+
+def human_split(records: Sequence[Record], seed: int = 0) -> tuple[list[Record], Generations]:
+    """Human versus human: each bucket's records are split in two halves at random; the first half is
+    evaluated, each of its records 'answered' by a human response of the second half of the same
+    bucket. Distributional metrics then show the human-vs-human values (MAUVE ≈ 1, BNG ≈ 0, AUC ≈ 0.5).
+    Buckets with a single record are dropped (nothing to pair with)."""
+    rng = np.random.default_rng([seed, 11])
+    by_bucket: dict[str, list[Record]] = {}
+    for record in sorted(records, key=lambda r: r.id):
+        by_bucket.setdefault(str(record.bucket), []).append(record)
+    evaluated: list[Record] = []
+    responses: dict[str, str] = {}
+    for bucket in sorted(by_bucket):
+        members = by_bucket[bucket]
+        order = rng.permutation(len(members))
+        half = len(members) // 2
+        for a, b in zip(order[:half], order[half : 2 * half], strict=True):
+            evaluated.append(members[a])
+            responses[members[a].id] = members[b].response
+    provenance = {"method": f"human re-split (half of each bucket answered by the other half, seed {seed})"}
+    return sorted(evaluated, key=lambda r: r.id), Generations(responses, provenance)
+
+
+def check_coverage(
+    records: Sequence[Record], generations: Generations, allow_missing: bool
+) -> tuple[list[Record], list[str]]:
+    """The records to evaluate (those with a generation) and the ids missing; unknown ids are errors."""
+    known = {r.id for r in records}
+    unknown = sorted(set(generations.responses) - known)
+    if unknown:
+        raise GenerationsError(
+            f"{len(unknown)} generation id(s) are not records of the evaluated split (first: "
+            f"{unknown[:SHOWN_IDS]}): were they generated for another split or another prepared dataset?"
+        )
+    missing = sorted(known - set(generations.responses))
+    if missing and not allow_missing:
+        raise GenerationsError(
+            f"{len(missing)} of {len(known)} test record(s) have no generation "
+            f"(first: {missing[:SHOWN_IDS]}). "
+            "Every method is evaluated on the full test set; regenerate, or pass --allow-missing to "
+            "evaluate the ids present (the run is then marked partial and not paired with full runs)"
+        )
+    return sorted((r for r in records if r.id in generations.responses), key=lambda r: r.id), missing
+
+
+def run_name(generations: Path) -> str:
+    """The name a generations file is shown under: its stem, or its folder's name for `generations.jsonl`
+    (a generate artefact), whose stem names nothing."""
+    stem = generations.stem
+    return generations.resolve().parent.name if stem == "generations" else stem
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Names made unique in order, a repeat numbered by its occurrence: a second 'sft' becomes 'sft (2)'."""
+    seen: Counter[str] = Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
