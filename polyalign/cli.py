@@ -538,7 +538,7 @@ def report(
     judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
 ) -> None:
     """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
-    from polyalign.report.render import build_report
+    from polyalign.report.stage import build_report
 
     paths = build_report(results, out, judge)
     console.print(f"report: [bold]{paths['html']}[/] and {paths['markdown']}")

@@ -204,7 +204,7 @@ def full_run(
     Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
     sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
     """
-    from polyalign.report.render import build_report
+    from polyalign.report.stage import build_report
 
     prepared, reference = prepare_and_reference(config, force=force)
     models, evaluations = {}, {}

@@ -10,10 +10,11 @@ import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 
 from polyalign.errors import PolyAlignError
+from polyalign.evaluate.compare import load_runs
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.suite import Generations, evaluate_generations, human_generations, write_results
 from polyalign.reference.embedders import load_embedder
-from polyalign.report.render import build_report, load_runs
+from polyalign.report.stage import build_report
 
 CHROMIUM_FLAGS = [
     "--headless",
