@@ -88,7 +88,11 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
     assert templated["em"]["macro"]["diff"] < 0
     assert comp["runs"]["partial"]["bng"]["macro"]["na"] == "different test records"
     markdown = paths["markdown"].read_text(encoding="utf-8")
-    assert "## Paired differences: templated − gold" in markdown and "`en\\|single" in markdown
+    assert (
+        "## Paired differences" in markdown
+        and "### templated − gold" in markdown
+        and "`en\\|single" in markdown
+    )
 
 
 def test_identical_runs_differ_by_exactly_zero(runs, tmp_path):

@@ -12,8 +12,10 @@ from pathlib import Path
 from polyalign import artifacts
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.compare import comparison, load_runs
-from polyalign.report.html import to_html
-from polyalign.report.markdown import to_markdown
+from polyalign.report import html, markdown
+from polyalign.report.tables import sections
+
+TITLE = "PolyAlign evaluation report"
 
 
 def build_report(
@@ -34,7 +36,8 @@ def build_report(
         "markdown": out / "report.md",
         "comparison": out / "comparison.json",
     }
-    paths["html"].write_text(to_html(runs, comp, judge), encoding="utf-8")
-    paths["markdown"].write_text(to_markdown(runs, comp, judge), encoding="utf-8")
+    parts, names = sections(runs, comp, judge), [r.name for r in runs]
+    paths["html"].write_text(html.render(TITLE, names, parts), encoding="utf-8")
+    paths["markdown"].write_text(markdown.render(TITLE, names, parts), encoding="utf-8")
     artifacts.write_json(paths["comparison"], comp)
     return paths

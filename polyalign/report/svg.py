@@ -12,10 +12,10 @@ import numpy as np
 from polyalign.data.buckets import bucket_sort_key
 from polyalign.evaluate.compare import Run, compared_metrics
 from polyalign.evaluate.registry import Metric
-from polyalign.report.tables import ARROWS
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 HUMAN_COLOUR = "#7f7f7f"
+ARROWS = {"higher": "↑", "lower": "↓", "closer_to_human": "≈H"}  # direction marks, plots and tables
 
 
 def colour(i: int) -> str:
