@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 
 from polyalign.errors import PolyAlignError
+from polyalign.evaluate import registry
 from polyalign.evaluate.compare import load_runs
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.suite import Generations, evaluate_generations, human_generations, write_results
@@ -93,6 +95,16 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
         and "### templated − gold" in markdown
         and "`en\\|single" in markdown
     )
+
+
+def test_report_takes_every_direction_from_the_registry(runs, tmp_path, monkeypatch):
+    """templated's bng rose (worse, lower is better); registered as higher-is-better it reads better."""
+    flipped = dataclasses.replace(registry.METRICS["bng"], direction="higher")
+    monkeypatch.setitem(registry.METRICS, "bng", flipped)
+    paths = build_report(runs[:2], tmp_path / "flipped")
+    comp = json.loads(paths["comparison"].read_text())
+    assert comp["runs"]["templated"]["bng"]["macro"]["verdict"] == "better"
+    assert "| bng | faithfulness | ↑ |" in paths["markdown"].read_text(encoding="utf-8")
 
 
 def test_identical_runs_differ_by_exactly_zero(runs, tmp_path):

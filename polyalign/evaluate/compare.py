@@ -91,8 +91,8 @@ def provenance(run: Run, what: str) -> Any:
 def paired(base: Run, run: Run, metric: Metric, scope: str, level: float) -> dict[str, Any]:
     """Difference run − base of one metric at one scope (a bucket or MACRO), with its paired interval.
 
-    For `closer_to_human` metrics (and AUC, whose ideal is 0.5) the difference is of the distance to the
-    target, so a negative difference always means `run` is closer to it."""
+    When the metric has a `target` (the human value, or an ideal inside its range) the difference is of
+    the distance to it, so a negative difference means `run` is closer; the verdict is `verdict`'s."""
     entry_a, entry_b = base.metrics.get(metric.name, {}), run.metrics.get(metric.name, {})
     a = entry_a.get("macro" if scope == MACRO else "buckets", {})
     b = entry_b.get("macro" if scope == MACRO else "buckets", {})
@@ -104,33 +104,60 @@ def paired(base: Run, run: Run, metric: Metric, scope: str, level: float) -> dic
         return {"na": "different test records in this bucket"}
     if scope == MACRO and _ids(base) != _ids(run):
         return {"na": "different test records"}
+    human = a.get("human", b.get("human"))
+    goal = target(metric, human)
+    if goal is not None and math.isnan(goal):
+        return {"na": "no human value to measure the distance from"}
     draws_a = np.array(_draws(base, metric.name, scope), dtype=float)
     draws_b = np.array(_draws(run, metric.name, scope), dtype=float)
-    target = _target(metric, a, b)
     value_a, value_b = a["value"], b["value"]
-    if target is not None:
-        value_a, value_b = abs(value_a - target), abs(value_b - target)
-        draws_a, draws_b = np.abs(draws_a - target), np.abs(draws_b - target)
+    if goal is not None:
+        value_a, value_b = abs(value_a - goal), abs(value_b - goal)
+        draws_a, draws_b = np.abs(draws_a - goal), np.abs(draws_b - goal)
     out = paired_difference(value_a, value_b, draws_a, draws_b, level)
-    out["of"] = "distance to target" if target is not None else "value"
-    low, high = out.get("low"), out.get("high")
-    if low is None or high is None:
-        out["verdict"] = "no interval"
-    elif low <= 0 <= high:
-        out["verdict"] = "no clear difference"
-    else:
-        improves = (low > 0) if metric.direction == "higher" and target is None else (high < 0)
-        out["verdict"] = "better" if improves else "worse"
+    out["of"] = "distance to target" if goal is not None else "value"
+    out["verdict"] = verdict(metric, a["value"], b["value"], out["low"], out["high"], human)
     return out
 
 
-def _target(metric: Metric, a: dict[str, Any], b: dict[str, Any]) -> float | None:
+def target(metric: Metric, human: float | None) -> float | None:
+    """The value a comparison measures distances from, or None to compare the values themselves.
+
+    Read off the registry entry: a `closer_to_human` metric → the human value (NaN when there is none); a
+    `lower` metric whose ideal lies above its lower bound (AUC: 0.5 in [0, 1]), which values can miss on
+    either side → that ideal; any other metric → None.
+    """
     if metric.direction == "closer_to_human":
-        human = a.get("human", b.get("human"))
-        return float(human) if human is not None else None
-    if metric.direction == "lower" and metric.ideal not in (None, 0.0):
+        return float(human) if human is not None else math.nan
+    if metric.direction == "lower" and metric.ideal is not None and metric.ideal > metric.bounds[0]:
         return float(metric.ideal)
     return None
+
+
+def verdict(
+    metric: Metric, base: float, run: float, low: float | None, high: float | None, human: float | None
+) -> str:
+    """ "better"/"worse" when the paired interval [low, high] of the difference excludes 0, else why not.
+
+    Which side is better is the registry's `Metric.better` on the two values. The interval is centred on
+    the point difference (`stats.centred_ci`), so it excludes 0 only when the values differ in the same
+    sense as every plausible difference.
+    """
+    if low is None or high is None:
+        return "no interval"
+    if low <= 0 <= high:
+        return "no clear difference"
+    return "better" if metric.better(run, base, human) else "worse"
+
+
+def goodness(metric: Metric, value: float, human: float | None) -> float:
+    """Larger is better on the metric's own scale (the heatmap's orientation), from the registry entry:
+    minus the distance to the `target` when there is one (NaN without a human value), else the value,
+    negated when `Metric.better` prefers smaller values."""
+    goal = target(metric, human)
+    if goal is not None:
+        return -abs(value - goal)
+    return value if metric.better(1.0, 0.0) else -value
 
 
 def _draws(run: Run, metric: str, scope: str) -> list[float]:

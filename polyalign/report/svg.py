@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from polyalign.data.buckets import bucket_sort_key
-from polyalign.evaluate.compare import Run, compared_metrics
-from polyalign.evaluate.registry import Metric
+from polyalign.evaluate.compare import Run, compared_metrics, goodness
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 HUMAN_COLOUR = "#7f7f7f"
@@ -20,15 +19,6 @@ ARROWS = {"higher": "↑", "lower": "↓", "closer_to_human": "≈H"}  # directi
 
 def colour(i: int) -> str:
     return COLOURS[i % len(COLOURS)]
-
-
-def _goodness(metric: Metric, value: float, human: float | None) -> float:
-    """Larger is better, on the metric's own scale (orientation only; rows are min-max scaled after)."""
-    if metric.direction == "higher":
-        return value
-    if metric.direction == "closer_to_human":
-        return -abs(value - human) if human is not None else math.nan
-    return -abs(value - (metric.ideal or 0.0))
 
 
 def heatmaps_html(runs: Sequence[Run]) -> str:
@@ -46,7 +36,7 @@ def heatmaps_html(runs: Sequence[Run]) -> str:
         for run in runs:
             for entry in run.metrics.get(metric.name, {}).get("buckets", {}).values():
                 if entry.get("value") is not None:
-                    values.append(_goodness(metric, entry["value"], entry.get("human")))
+                    values.append(goodness(metric, entry["value"], entry.get("human")))
         finite = [v for v in values if math.isfinite(v)]
         scale[metric.name] = (min(finite), max(finite)) if finite else (0.0, 1.0)
     cell_w, cell_h, left, top = 34, 18, 130, 150
@@ -75,7 +65,7 @@ def heatmaps_html(runs: Sequence[Run]) -> str:
                         f"<rect x='{x}' y='{y}' width='{cell_w - 1}' height='{cell_h - 1}' fill='#eeeeee'/>"
                     )
                     continue
-                g = _goodness(metric, entry["value"], entry.get("human"))
+                g = goodness(metric, entry["value"], entry.get("human"))
                 t = 0.5 if not math.isfinite(g) or high == low else (g - low) / (high - low)
                 parts.append(
                     f"<rect x='{x}' y='{y}' width='{cell_w - 1}' height='{cell_h - 1}' fill='{_ramp(t)}'>"

@@ -22,6 +22,7 @@ from polyalign.evaluate.compare import (
     mauve_cells,
     metric_buckets,
     provenance,
+    target,
 )
 from polyalign.evaluate.registry import Metric
 from polyalign.report import svg
@@ -76,7 +77,7 @@ def sections(runs: Sequence[Run], comp: dict[str, Any], judge: dict[str, Any] | 
     """Every section of the report, in page order."""
     out = [
         _runs_section(runs, comp),
-        Section("Macro-averages", [macro_table(runs), MACRO_NOTE]),
+        Section("Macro-averages", [macro_table(runs), _macro_note(compared_metrics(runs))]),
         _paired_section(runs, comp),
         _cmauve_section(runs),
         Section("Heatmap: metric × bucket", [Figure(svg.heatmaps_html(runs))], plots=True),
@@ -94,11 +95,23 @@ def sections(runs: Sequence[Run], comp: dict[str, Any], judge: dict[str, Any] | 
     return out
 
 
-MACRO_NOTE = (
-    "↑ higher is better, ↓ lower is better (AUC: towards 0.5), ≈H closer to the human value is better. "
-    "Intervals: 95% bootstrap over records, macro = unweighted mean over buckets."
-)
-PAIRED_NOTE = "For ≈H metrics and AUC the difference is of the distance to the target: negative is closer."
+def _macro_note(metrics: Sequence[Metric]) -> str:
+    ideals = "".join(f"; {m}: closest to {goal:g} is best" for m, goal in _ideals(metrics))
+    return (
+        f"↑ higher is better, ↓ lower is better, ≈H closer to the human value is better{ideals}. "
+        "Intervals: 95% bootstrap over records, macro = unweighted mean over buckets."
+    )
+
+
+def _paired_note(metrics: Sequence[Metric]) -> str:
+    ideals = "".join(f", {m} (towards {goal:g})" for m, goal in _ideals(metrics))
+    return f"For ≈H metrics{ideals} the difference is of the distance to the target: negative is closer."
+
+
+def _ideals(metrics: Sequence[Metric]) -> list[tuple[str, float]]:
+    """Metrics compared by their distance to an ideal value rather than to the human one (`target`)."""
+    goals = [(m.name, target(m, None)) for m in metrics if m.direction != "closer_to_human"]
+    return [(name, goal) for name, goal in goals if goal is not None]
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -118,7 +131,7 @@ def _paired_section(runs: Sequence[Run], comp: dict[str, Any]) -> Section:
     blocks: list[Block] = []
     for name, per_metric in comp["runs"].items():
         blocks += [Heading(f"{name} − {comp['baseline']}"), paired_table(per_metric)]
-    return Section("Paired differences", [*blocks, PAIRED_NOTE])
+    return Section("Paired differences", [*blocks, _paired_note(compared_metrics(runs))])
 
 
 def _cmauve_section(runs: Sequence[Run]) -> Section:
