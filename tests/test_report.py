@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import re
 import shutil
 import subprocess
 
 import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 
-from polyalign.errors import PolyAlignError
+from polyalign.errors import InputError, PolyAlignError
 from polyalign.evaluate import registry
 from polyalign.evaluate.compare import load_runs
 from polyalign.evaluate.degrade import degrade
@@ -113,7 +115,16 @@ def test_identical_runs_differ_by_exactly_zero(runs, tmp_path):
     assert macro["diff"] == 0 and macro["low"] == 0 and macro["high"] == 0
 
 
+def _markdown_rows(markdown: str, caption: str) -> list[list[str]]:
+    """The body rows of the Markdown table under `### <caption>...`, split into cells."""
+    lines = markdown.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"### {caption}")) + 4
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
 def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path):
+    """A run missing bng's buckets, its plots and its draws: its cells read n/a, the rest still renders."""
     damaged = tmp_path / "damaged"
     shutil.copytree(runs[1], damaged)
     results = json.loads((damaged / "results.json").read_text())
@@ -122,9 +133,43 @@ def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path)
     (damaged / "results.json").write_text(json.dumps(results))
     (damaged / "draws.json").unlink()
     paths = build_report([runs[0], damaged], tmp_path / "out")
-    assert "n/a" in paths["html"].read_text(encoding="utf-8")
+    page, markdown = paths["html"].read_text(encoding="utf-8"), paths["markdown"].read_text(encoding="utf-8")
+    assert "could not be drawn" not in page
+    bng = _markdown_rows(markdown, "bng ")  # bucket | n | gold | templated | human
+    assert len(bng) > 5 and all(row[3] == "n/a" for row in bng) and all(row[2] != "n/a" for row in bng)
+    token_f1 = _markdown_rows(markdown, "token_f1 ")
+    assert token_f1 and all(row[3] != "n/a" for row in token_f1)  # its other metrics are untouched
+    for section in ("Macro-averages", "Paired differences", "C-MAUVE", "Heatmap", "Length histograms"):
+        assert f">{section}" in page
+    assert page.count("<svg") >= 2  # gold's heatmap and histograms are still drawn
+    assert "templated: no embedding map in its results" in page
+    assert "templated stores no bootstrap draws (draws.json)" in page
+    comp = json.loads(paths["comparison"].read_text())
+    assert comp["runs"]["templated"]["em"]["macro"]["verdict"] == "no interval"
+    buckets = comp["runs"]["templated"]["bng"]["buckets"]
+    reasons = {b: d["na"] for b, d in buckets.items() if "diff" not in d}
+    assert reasons.keys() == buckets.keys() and "no value in templated" in reasons.values()
     with pytest.raises(PolyAlignError, match=r"holds no results\.json"):
         load_runs([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda r: r["metrics"].__setitem__("bng", [1.0]), r"'metrics\.bng' is not a JSON object"),
+        (lambda r: r["metrics"]["bng"].__setitem__("buckets", []), r"'metrics\.bng\.buckets' is not a JSON"),
+        (lambda r: r.__setitem__("na", {}), r"'na' is not a JSON array"),
+        (lambda r: r["metrics"].__setitem__("bgn", {}), r"lists an unknown metric 'bgn' \(did you mean bng"),
+    ],
+)
+def test_damaged_results_are_refused_up_front_naming_the_part(runs, tmp_path, damage, message):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs[1], damaged)
+    results = json.loads((damaged / "results.json").read_text())
+    damage(results)
+    (damaged / "results.json").write_text(json.dumps(results))
+    with pytest.raises(InputError, match=f"{re.escape(str(damaged))}: results.json {message}"):
+        build_report([runs[0], damaged], tmp_path / "out")
 
 
 def _png_pixels(path):

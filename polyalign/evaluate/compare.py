@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from polyalign.data.buckets import bucket_sort_key
-from polyalign.errors import PolyAlignError
+from polyalign.errors import ConfigError, InputError, PolyAlignError
 from polyalign.evaluate.registry import METRICS, Metric, get_metric
 from polyalign.evaluate.stats import paired_difference
 from polyalign.evaluate.suite import MACRO, load_results
@@ -45,10 +45,44 @@ def load_runs(folders: Sequence[Path]) -> list[Run]:
     runs, seen = [], {}
     for folder in folders:
         results, draws = load_results(Path(folder))
+        _refuse_damaged(results, Path(folder))
         name = str(results.get("run") or Path(folder).name)
         seen[name] = seen.get(name, 0) + 1
         runs.append(Run(name if seen[name] == 1 else f"{name} ({seen[name]})", Path(folder), results, draws))
     return runs
+
+
+SHAPES = {"buckets": dict, "counts": dict, "config": dict, "provenance": dict, "plots": dict}
+SHAPES |= {"by_own_length": dict, "na": list, "warnings": list}
+
+
+def _refuse_damaged(results: dict[str, Any], folder: Path) -> None:
+    """Refuse a results file whose parts have the wrong shape or name an unknown metric, naming the part.
+
+    A part that is missing is not damage: its cells render as n/a (a metric without buckets, a run
+    without plots), and a run without draws is named by `like_for_like`.
+    """
+
+    def refuse(what: str) -> None:
+        raise InputError(f"{folder}: results.json {what}: re-run polyalign evaluate to rewrite it")
+
+    for part, shape in SHAPES.items():
+        if part in results and not isinstance(results[part], shape):
+            refuse(f"'{part}' is not a JSON {'object' if shape is dict else 'array'}")
+    if not isinstance(results["metrics"], dict):
+        refuse("'metrics' is not a JSON object")
+    for name, entry in results["metrics"].items():
+        try:
+            get_metric(name)
+        except ConfigError as error:
+            refuse(f"lists an {error}")
+        if not isinstance(entry, dict):
+            refuse(f"'metrics.{name}' is not a JSON object")
+        for part in ("macro", "buckets", "cells"):
+            if not isinstance(entry.get(part, {}), dict):
+                refuse(f"'metrics.{name}.{part}' is not a JSON object")
+            if part != "macro" and not all(isinstance(v, dict) for v in entry.get(part, {}).values()):
+                refuse(f"'metrics.{name}.{part}' holds an entry that is not a JSON object")
 
 
 def like_for_like(runs: Sequence[Run]) -> list[str]:
@@ -69,6 +103,10 @@ def like_for_like(runs: Sequence[Run]) -> list[str]:
             if a != b:
                 notes.append(f"{run.name} was evaluated with {what} {b!r}, {base.name} with {a!r}")
     for run in runs:
+        if not run.draws:
+            notes.append(
+                f"{run.name} stores no bootstrap draws (draws.json): its paired differences have no interval"
+            )
         if run.results.get("counts", {}).get("partial"):
             notes.append(
                 f"{run.name} is partial: {run.results['counts'].get('missing')} test records "

@@ -167,7 +167,9 @@ def maps_html(runs: Sequence[Run]) -> str:
     for i, run in enumerate(runs):
         emap = run.results.get("plots", {}).get("embedding_map")
         if not emap:
-            figures.append(f"<p>{html.escape(run.name)}: no embedding map (no embedder).</p>")
+            figures.append(
+                f"<p>{html.escape(run.name)}: no embedding map in its results (evaluated without an embedder?).</p>"
+            )
             continue
         figures.append(
             f"<figure>{_map_svg(emap, colour(i))}<figcaption>{html.escape(run.name)}: {html.escape(emap['method'])}; "
