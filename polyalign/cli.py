@@ -129,7 +129,7 @@ def run(
     console.print(
         f"prepared data: [bold]{result.prepared.folder}[/]\n"
         f"human reference and its report: [bold]{result.reference.folder}[/]\n"
-        f"comparison report: [bold]{result.report['html']}[/] (and {result.report['markdown'].name})"
+        f"comparison report: [bold]{result.report.content.html}[/] (and report.md beside it)"
     )
 
 
@@ -532,16 +532,21 @@ def report(
     results: Annotated[
         list[Path], typer.Argument(help="Evaluate artefact folders; the first is the baseline.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.md.")] = Path(
-        "polyalign-report"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder for report.html, report.md (default: <artefact root>/report/<key>)."
+        ),
+    ] = None,
     judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
 ) -> None:
     """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
-    from polyalign.report.stage import build_report
+    from polyalign.config import artifact_root
+    from polyalign.report.stage import report_stage
 
-    paths = build_report(results, out, judge)
-    console.print(f"report: [bold]{paths['html']}[/] and {paths['markdown']}")
+    artifact = report_stage(results, root=artifact_root(), out=out, judge=judge)
+    console.print(f"report key {artifact.key}{' (reused)' if artifact.reused else ''}")
+    console.print(f"report: [bold]{artifact.content.html}[/] and {artifact.content.markdown}")
 
 
 @app.command("judge")

@@ -22,9 +22,11 @@ from polyalign.reference.reference import STAGE, STAGE_VERSION, HumanReference, 
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
 if TYPE_CHECKING:
+    from polyalign.artifacts import Artifact
     from polyalign.evaluate.config import EvalConfig
     from polyalign.generate.config import GenerateConfig
     from polyalign.generate.stage import GenerateArtifact
+    from polyalign.report.stage import ReportFiles
     from polyalign.train.config import TrainConfig
     from polyalign.train.stage import TrainArtifact
 
@@ -193,7 +195,7 @@ class FullRun:
     reference: ReferenceArtifact
     models: dict[str, TrainArtifact]
     evaluations: dict[str, EvaluateArtifact]
-    report: dict[str, Path]
+    report: Artifact[ReportFiles]
 
 
 def full_run(
@@ -204,7 +206,7 @@ def full_run(
     Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
     sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
     """
-    from polyalign.report.stage import build_report
+    from polyalign.report.stage import report_stage
 
     prepared, reference = prepare_and_reference(config, force=force)
     models, evaluations = {}, {}
@@ -219,7 +221,5 @@ def full_run(
         evaluations[method] = evaluate_stage(
             prepared, reference, config.evaluate, generations.file, name=method, force=force
         )
-    keys = [e.manifest["key"] for e in evaluations.values()]
-    out = artifact_root() / "report" / artifacts.artifact_key("report", 1, *keys)
-    report = build_report([e.folder for e in evaluations.values()], out)
+    report = report_stage([e.folder for e in evaluations.values()], root=artifact_root(), force=force)
     return FullRun(prepared, reference, models, evaluations, report)
