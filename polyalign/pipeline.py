@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polyalign import artifacts
 from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
@@ -20,6 +19,7 @@ from polyalign.reference.stage import ReferenceArtifact, reference_stage
 
 if TYPE_CHECKING:
     from polyalign.generate.config import GenerateConfig
+    from polyalign.report.stage import ReportFiles
     from polyalign.train.config import TrainConfig
 
 
@@ -39,7 +39,7 @@ class FullRun:
     models: dict[str, Artifact[dict[str, Any]]]
     generations: dict[str, Artifact[Path]]
     evaluations: dict[str, Artifact[dict[str, Any]]]
-    report: dict[str, Path]
+    report: Artifact[ReportFiles]
 
 
 def full_run(
@@ -52,7 +52,7 @@ def full_run(
     """
     from polyalign.evaluate.stage import evaluate_stage
     from polyalign.generate.stage import generate_stage
-    from polyalign.report.render import build_report
+    from polyalign.report.stage import report_stage
     from polyalign.train.stage import train_stage
 
     prepared, reference = prepare_and_reference(config, root=root, force=force)
@@ -66,9 +66,7 @@ def full_run(
             prepared, reference, config.evaluate, generated.content, name=method, root=root, force=force
         )
         models[method], generations[method], evaluations[method] = model, generated, evaluated
-    keys = [e.key for e in evaluations.values()]
-    out = root / "report" / artifacts.artifact_key("report", 1, *keys)
-    report = build_report([e.folder for e in evaluations.values()], out)
+    report = report_stage([e.folder for e in evaluations.values()], root=root, force=force)
     return FullRun(prepared, reference, models, generations, evaluations, report)
 
 

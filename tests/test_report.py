@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
+import re
 import shutil
 import subprocess
 
 import pytest
 from eval_helpers import EDGES, fast_config, small_fixture
 
-from polyalign.errors import PolyAlignError
+from polyalign import artifacts
+from polyalign.errors import InputError, PolyAlignError
+from polyalign.evaluate import registry
+from polyalign.evaluate.compare import load_runs
 from polyalign.evaluate.degrade import degrade
 from polyalign.evaluate.engine import evaluate_generations
 from polyalign.evaluate.generations import Generations, human_generations
 from polyalign.evaluate.results import write_results
 from polyalign.reference.embedders import load_embedder
-from polyalign.report.render import build_report, load_runs
+from polyalign.report.stage import report_stage
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -60,14 +66,19 @@ def runs(tmp_path_factory):
             name=name,
         )
         folder = tmp / name
-        write_results(folder, result)
+
+        def build(target, result=result):
+            write_results(target, result)
+            return {"run": result.results["run"]}
+
+        artifacts.run_stage("evaluate", 1, name, folder, build, lambda f: f)  # key: the run name
         folders.append(folder)
     return folders
 
 
 def test_report_sections_and_paired_differences(runs, tmp_path):
-    paths = build_report(runs, tmp_path / "report")
-    page = paths["html"].read_text(encoding="utf-8")
+    paths = report_stage(runs, root=tmp_path, out=tmp_path / "report").content
+    page = paths.html.read_text(encoding="utf-8")
     for section in (
         "Macro-averages",
         "Paired differences",
@@ -82,23 +93,67 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
     assert page.count("<svg") > 10 and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "could not be drawn" not in page
     assert "partial is partial" in page  # the like-for-like check names the partial run
-    comp = json.loads(paths["comparison"].read_text())
+    comp = json.loads(paths.comparison.read_text())
     templated = comp["runs"]["templated"]
     assert templated["bng"]["macro"]["verdict"] == "worse" and templated["bng"]["macro"]["diff"] > 0
     assert templated["support_distance"]["macro"]["verdict"] == "worse"
     assert templated["em"]["macro"]["diff"] < 0
     assert comp["runs"]["partial"]["bng"]["macro"]["na"] == "different test records"
-    markdown = paths["markdown"].read_text(encoding="utf-8")
-    assert "## Paired differences: templated − gold" in markdown and "`en\\|single" in markdown
+    markdown = paths.markdown.read_text(encoding="utf-8")
+    assert (
+        "## Paired differences" in markdown
+        and "### templated − gold" in markdown
+        and "`en\\|single" in markdown
+    )
+
+
+def test_report_takes_every_direction_from_the_registry(runs, tmp_path, monkeypatch):
+    """templated's bng rose (worse, lower is better); registered as higher-is-better it reads better."""
+    flipped = dataclasses.replace(registry.METRICS["bng"], direction="higher")
+    monkeypatch.setitem(registry.METRICS, "bng", flipped)
+    paths = report_stage(runs[:2], root=tmp_path, out=tmp_path / "flipped").content
+    comp = json.loads(paths.comparison.read_text())
+    assert comp["runs"]["templated"]["bng"]["macro"]["verdict"] == "better"
+    assert "| bng | faithfulness | ↑ |" in paths.markdown.read_text(encoding="utf-8")
+
+
+def test_report_stage_writes_a_manifest_under_the_root_and_is_reused(runs, tmp_path):
+    """Key = artifact_key("report", 1, evaluate keys in order), as `pipeline.full_run` has always named it."""
+    first = report_stage(runs[:2], root=tmp_path)
+    key = artifacts.artifact_key("report", 1, "gold", "templated")  # the fixture's evaluate keys are names
+    assert first.folder == tmp_path / "report" / key and first.key == key and not first.reused
+    assert first.manifest["parents"] == {"evaluate:0": "gold", "evaluate:1": "templated"}
+    assert first.manifest["runs"] == ["gold", "templated"] and first.content.html.is_file()
+    again = report_stage(runs[:2], root=tmp_path)
+    assert again.reused and again.folder == first.folder
+    assert report_stage(runs[1::-1], root=tmp_path).key != key  # the baseline is part of the identity
+    with pytest.raises(PolyAlignError, match="not a complete evaluate artefact"):
+        report_stage([tmp_path / "report"], root=tmp_path)
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(PolyAlignError, match="not a report artefact"):
+        report_stage(runs[:2], root=tmp_path, out=foreign)
+    assert (foreign / "keep.txt").read_text() == "mine"
 
 
 def test_identical_runs_differ_by_exactly_zero(runs, tmp_path):
-    comp = json.loads(build_report([runs[1], runs[1]], tmp_path / "same")["comparison"].read_text())
+    same = report_stage([runs[1], runs[1]], root=tmp_path, out=tmp_path / "same").content
+    comp = json.loads(same.comparison.read_text())
     macro = comp["runs"]["templated (2)"]["bng"]["macro"]
     assert macro["diff"] == 0 and macro["low"] == 0 and macro["high"] == 0
 
 
+def _markdown_rows(markdown: str, caption: str) -> list[list[str]]:
+    """The body rows of the Markdown table under `### <caption>...`, split into cells."""
+    lines = markdown.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"### {caption}")) + 4
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+
+
 def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path):
+    """A run missing bng's buckets, its plots and its draws: its cells read n/a, the rest still renders."""
     damaged = tmp_path / "damaged"
     shutil.copytree(runs[1], damaged)
     results = json.loads((damaged / "results.json").read_text())
@@ -106,10 +161,44 @@ def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path)
     results["plots"] = {}
     (damaged / "results.json").write_text(json.dumps(results))
     (damaged / "draws.json").unlink()
-    paths = build_report([runs[0], damaged], tmp_path / "out")
-    assert "n/a" in paths["html"].read_text(encoding="utf-8")
+    paths = report_stage([runs[0], damaged], root=tmp_path, out=tmp_path / "out").content
+    page, markdown = paths.html.read_text(encoding="utf-8"), paths.markdown.read_text(encoding="utf-8")
+    assert "could not be drawn" not in page
+    bng = _markdown_rows(markdown, "bng ")  # bucket | n | gold | templated | human
+    assert len(bng) > 5 and all(row[3] == "n/a" for row in bng) and all(row[2] != "n/a" for row in bng)
+    token_f1 = _markdown_rows(markdown, "token_f1 ")
+    assert token_f1 and all(row[3] != "n/a" for row in token_f1)  # its other metrics are untouched
+    for section in ("Macro-averages", "Paired differences", "C-MAUVE", "Heatmap", "Length histograms"):
+        assert f">{section}" in page
+    assert page.count("<svg") >= 2  # gold's heatmap and histograms are still drawn
+    assert "templated: no embedding map in its results" in page
+    assert "templated stores no bootstrap draws (draws.json)" in page
+    comp = json.loads(paths.comparison.read_text())
+    assert comp["runs"]["templated"]["em"]["macro"]["verdict"] == "no interval"
+    buckets = comp["runs"]["templated"]["bng"]["buckets"]
+    reasons = {b: d["na"] for b, d in buckets.items() if "diff" not in d}
+    assert reasons.keys() == buckets.keys() and "no value in templated" in reasons.values()
     with pytest.raises(PolyAlignError, match=r"holds no results\.json"):
         load_runs([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda r: r["metrics"].__setitem__("bng", [1.0]), r"'metrics\.bng' is not a JSON object"),
+        (lambda r: r["metrics"]["bng"].__setitem__("buckets", []), r"'metrics\.bng\.buckets' is not a JSON"),
+        (lambda r: r.__setitem__("na", {}), r"'na' is not a JSON array"),
+        (lambda r: r["metrics"].__setitem__("bgn", {}), r"lists an unknown metric 'bgn' \(did you mean bng"),
+    ],
+)
+def test_damaged_results_are_refused_up_front_naming_the_part(runs, tmp_path, damage, message):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs[1], damaged)
+    results = json.loads((damaged / "results.json").read_text())
+    damage(results)
+    (damaged / "results.json").write_text(json.dumps(results))
+    with pytest.raises(InputError, match=f"{re.escape(str(damaged))}: results.json {message}"):
+        report_stage([runs[0], damaged], root=tmp_path, out=tmp_path / "out")
 
 
 def _png_pixels(path):
@@ -123,7 +212,7 @@ def test_html_renders_in_headless_chromium(runs, tmp_path):
     if chromium is None:
         pytest.skip("no chromium on PATH (CI installs Debian's chromium in .ci/run)")
     pytest.importorskip("PIL", reason="pillow (a dev dependency) reads the screenshot")
-    paths = build_report(runs[:2], tmp_path / "report")
+    paths = report_stage(runs[:2], root=tmp_path, out=tmp_path / "report").content
     shot = tmp_path / "shot.png"
     subprocess.run(
         [
@@ -132,7 +221,7 @@ def test_html_renders_in_headless_chromium(runs, tmp_path):
             f"--user-data-dir={tmp_path / 'profile'}",
             f"--screenshot={shot}",
             "--window-size=1280,2000",
-            paths["html"].resolve().as_uri(),
+            paths.html.resolve().as_uri(),
         ],
         check=True,
         capture_output=True,

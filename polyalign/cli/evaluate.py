@@ -64,16 +64,22 @@ def report(
     results: Annotated[
         list[Path], typer.Argument(help="Evaluate artefact folders; the first is the baseline.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.md.")] = Path(
-        "polyalign-report"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder for report.html, report.md (default: <artefact root>/report/<key>)."
+        ),
+    ] = None,
     judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
+    force: Annotated[bool, typer.Option(help="Render again even if an identical artefact exists.")] = False,
 ) -> None:
     """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
-    from polyalign.report.render import build_report
+    from polyalign.config import artifact_root
+    from polyalign.report.stage import report_stage
 
-    paths = build_report(results, out, judge)
-    console.print(f"report: [bold]{paths['html']}[/] and {paths['markdown']}")
+    artifact = report_stage(results, root=artifact_root(), out=out, judge=judge, force=force)
+    print_key("report", artifact.key, artifact.reused)
+    console.print(f"report: [bold]{artifact.content.html}[/] and {artifact.content.markdown}")
 
 
 @user_errors

@@ -61,5 +61,5 @@ def run(
     console.print(
         f"prepared data: [bold]{result.prepared.folder}[/]\n"
         f"human reference and its report: [bold]{result.reference.folder}[/]\n"
-        f"comparison report: [bold]{result.report['html']}[/] (and {result.report['markdown'].name})"
+        f"comparison report: [bold]{result.report.content.html}[/] (and report.md beside it)"
     )
