@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 
 from polyalign.cli.console import errors
 from polyalign.config import RunConfig, load_yaml_config
@@ -31,7 +32,8 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except PolyAlignError as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False)
+            # one line whatever the terminal width, and the message's brackets are text, not markup
+            errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
