@@ -46,9 +46,45 @@ def artifact_root() -> Path:
 
 
 def config_hash(config: Any) -> str:
-    """SHA-256 of the sorted-key JSON of a config dataclass: equal configs give equal hashes."""
-    payload = json.dumps(dataclasses.asdict(config), sort_keys=True, ensure_ascii=False)
+    """SHA-256 of the sorted-key JSON of a config's non-default fields (see `non_default_fields`).
+
+    As `datasets` fingerprints omit arguments left at their default, a new option with a default changes
+    no key, and neither does the order of a mapping; a changed value changes the key.
+    """
+    payload = json.dumps(non_default_fields(config), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def non_default_fields(config: Any) -> dict[str, Any]:
+    """The fields of a config dataclass that differ from their defaults, nested configs recursively."""
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if dataclasses.is_dataclass(value):
+            nested = non_default_fields(value)
+            if nested:
+                out[item.name] = nested
+            continue
+        if item.default is not dataclasses.MISSING:
+            default = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            default = item.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if value != default:
+            out[item.name] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready value; configs inside lists (e.g. sources) keep only their non-default fields."""
+    if dataclasses.is_dataclass(value):
+        return non_default_fields(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def load_yaml_config(cls: type[T], path: Path) -> T:

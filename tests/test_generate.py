@@ -18,7 +18,8 @@ from polyalign.evaluate.generations import read_generations
 from polyalign.generate.backends import TransformersBackend, VLLMBackend
 from polyalign.generate.config import DecodingConfig, GenerateConfig
 from polyalign.generate.plan import LeakError, PromptPlan, check_leaks, plan_prompts
-from polyalign.generate.stage import generate_rows, generate_stage
+from polyalign.generate.sampling import record_seed
+from polyalign.generate.stage import generate_key, generate_rows, generate_stage
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import build_reference
 from polyalign.reference.stage import reference_stage
@@ -103,6 +104,42 @@ def _plan(record, messages):
     return PromptPlan(record, messages, None, text=" ".join(m["content"] for m in messages))
 
 
+def test_a_response_depends_on_its_record_not_on_its_batch(setup):
+    """A sample is a function of (model, prompt, decoding, seed, record id): the batch size and the other
+    records of the split change nothing; another seed changes the samples."""
+    prepared, reference, model = setup
+    records = sorted(prepared.content.splits["test"], key=lambda r: r.id)[:8]
+    backend = TransformersBackend(model)
+    config = GenerateConfig(model=model, decoding=DecodingConfig(max_new_tokens=12), batch_size=8)
+
+    def responses(chosen, **changes):
+        rows, _ = generate_rows(chosen, reference, dataclasses.replace(config, **changes), backend)
+        return {r["id"]: r["response"] for r in rows}
+
+    together = responses(records)
+    assert responses(records, batch_size=1) == together
+    assert responses(records, batch_size=3) == together
+    subset = records[1::3]
+    assert responses(subset, batch_size=2) == {r.id: together[r.id] for r in subset}
+    other_seed = responses(records, decoding=DecodingConfig(max_new_tokens=12, seed=1))
+    assert other_seed != together
+
+
+def test_generate_key_is_the_same_under_another_root(setup, tmp_path):
+    """The key holds the model's identity (its train key or its files), not the folder it sits in, and
+    nothing that leaves the responses as they are."""
+    import shutil
+
+    prepared, _, model = setup
+    copy = tmp_path / "elsewhere" / "model"
+    shutil.copytree(model, copy)
+    key = generate_key(prepared.key, None, _config(model))
+    assert generate_key(prepared.key, None, _config(str(copy))) == key
+    wider = dataclasses.replace(_config(model), batch_size=5)
+    assert generate_key(prepared.key, None, wider) == key  # the batch size changes no response
+    assert generate_key(prepared.key, None, _config(model, profile="none")) != key
+
+
 def test_leak_guard_refuses_a_prompt_with_its_gold_answer(setup):
     prepared, _, _ = setup
     record = next(r for r in prepared.content.splits["test"] if r.length_units and r.length_units > 10)
@@ -156,7 +193,9 @@ def test_vllm_backend_passes_the_shared_settings(monkeypatch):
 
     fake = types.SimpleNamespace(LLM=FakeLLM, SamplingParams=lambda **kw: kw)
     monkeypatch.setitem(sys.modules, "vllm", fake)
-    backend = VLLMBackend("some/model", seed=3)
-    outputs = backend.generate(["a", "b"], DecodingConfig(max_new_tokens=9, top_k=0), batch_size=2)
-    assert [o.text for o in outputs] == ["hi", "hi"] and seen["init"]["seed"] == 3
-    assert seen["params"]["max_tokens"] == 9 and seen["params"]["top_k"] == -1
+    backend = VLLMBackend("some/model")
+    seeds = [record_seed(3, "a"), record_seed(3, "b")]
+    outputs = backend.generate(["a", "b"], seeds, DecodingConfig(max_new_tokens=9, top_k=0), batch_size=2)
+    assert [o.text for o in outputs] == ["hi", "hi"]
+    assert [p["seed"] for p in seen["params"]] == seeds  # one request per record, with its own seed
+    assert all(p["max_tokens"] == 9 and p["top_k"] == -1 for p in seen["params"])

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -224,26 +222,6 @@ def test_sources_must_name_an_input(tmp_path: Path) -> None:
         SourceConfig(fixture=0, language="en")
     with pytest.raises(ConfigError, match="exactly one of"):
         SourceConfig(fixture=0, path="x.jsonl")
-
-
-def _legacy_hash(data: dict) -> str:
-    """`config_hash` of a prepare config as written before the fixture became a source."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def test_the_fixture_source_keeps_the_key_of_the_empty_sources_it_replaces(tmp_path: Path) -> None:
-    """Before, the fixture was `sources: []` plus `fixture_seed`; its key (and every file source's) stays."""
-    sections = {f: dataclasses.asdict(getattr(PrepareConfig(), f)) for f in ("filters", "buckets", "splits")}
-    config = PrepareConfig(sources=[SourceConfig(fixture=3)])
-    legacy = _legacy_hash({"sources": [], **sections, "fixture_seed": 3})
-    version = polyalign.__version__
-    identity = {"fixture": f"polyalign-fixture seed=3 v={version}"}
-    assert (prepare._key_config_hash(config), prepare._input_identity(config)) == (legacy, identity)
-    source = SourceConfig(path=str(tmp_path))
-    write_fixture_corpus(tmp_path / "a.jsonl", seed=0)
-    old_source = {k: v for k, v in dataclasses.asdict(source).items() if k != "fixture"}
-    legacy = _legacy_hash({"sources": [old_source], **sections, "fixture_seed": 0})
-    assert prepare._key_config_hash(PrepareConfig(sources=[source])) == legacy
 
 
 def test_the_offline_default_prepares_the_fixture_source(tmp_path: Path) -> None:

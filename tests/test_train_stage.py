@@ -146,3 +146,16 @@ def test_cli_train_sft_plain_baseline(tmp_path: Path) -> None:
     assert summary["method"] == "sft" and not summary["profile"] and summary["loss_normalization"] == "token"
     bad = CliRunner().invoke(app, ["train", "sft", "-c", str(path), "--method", "dpo"])
     assert bad.exit_code == 2 and "train.method" in bad.output
+
+
+def test_the_resolved_precision_is_part_of_the_train_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU (fp32) and a GPU (bf16) model of one config never share a key; train.args decides first."""
+    from polyalign.train import stage
+
+    assert stage.resolve_precision(TrainConfig()) == "fp32"  # no CUDA here
+    assert stage.resolve_precision(TrainConfig(args={"bf16": True})) == "bf16"
+    assert stage.resolve_precision(TrainConfig(args={"fp16": True})) == "fp16"
+    assert stage.resolve_precision(TrainConfig(args={"bf16": False})) == "fp32"
+    cpu = stage.train_key("prep", "ref", TrainConfig())
+    monkeypatch.setattr(stage, "resolve_precision", lambda config: "bf16")
+    assert stage.train_key("prep", "ref", TrainConfig()) != cpu

@@ -8,8 +8,6 @@ and reason), `duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_re
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -21,6 +19,7 @@ from tqdm import tqdm
 
 from polyalign import artifacts
 from polyalign.artifacts import Artifact
+from polyalign.config import config_hash
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
@@ -85,7 +84,7 @@ def prepare_stage(
 ) -> Artifact[PreparedData]:
     """Run the stage into `out or root/prepare/<key>`, or reuse the artefact complete with that key."""
     inputs = _input_identity(config)
-    key = artifacts.artifact_key(STAGE, STAGE_VERSION, _key_config_hash(config), *inputs.values())
+    key = artifacts.artifact_key(STAGE, STAGE_VERSION, config_hash(config), *inputs.values())
 
     def build(target: Path) -> dict[str, Any]:
         ledger = Ledger()
@@ -132,24 +131,6 @@ def _check_sources(config: PrepareConfig) -> None:
             "(`--corpus NAME`), or sources in the config (`sources: [{path: data.jsonl}]`, `[{hf: NAME}]`, "
             "`[{corpus: NAME}]`); for the built-in synthetic corpus use `--fixture 0` or `[{fixture: 0}]`"
         )
-
-
-def _key_config_hash(config: PrepareConfig) -> str:
-    """The config hash inside the key, over the config as it was before the fixture became a source.
-
-    Then the fixture was `fixture_seed` (used when `sources` was empty) and a source had no `fixture`
-    field; hashing that shape keeps every existing prepare key, the offline default's included.
-    """
-    data = dataclasses.asdict(config)
-    fixtures = [source.fixture for source in config.sources if source.fixture is not None]
-    data["sources"] = [
-        {name: value for name, value in source.items() if name != "fixture"}
-        for source in data["sources"]
-        if source["fixture"] is None
-    ]
-    data["fixture_seed"] = fixtures[0] if fixtures else 0
-    payload = json.dumps(data, sort_keys=True, ensure_ascii=False)  # as `config.config_hash` does
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _input_identity(config: PrepareConfig) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Generation backends: a chat model that renders prompts, counts their tokens and samples responses.
 
 `TransformersBackend` (batched `model.generate`, CPU or GPU) and `VLLMBackend` (optional GPU extra) take the
-same rendered prompts and the same decoding settings. Reads a local model folder; writes nothing.
+same rendered prompts, the same decoding settings and one seed per prompt (`sampling.record_seed`), so a
+response does not depend on the batch it was generated in. Reads a local model folder; writes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class Backend(Protocol):
 
     def render(self, messages: list[dict[str, str]]) -> str: ...
 
-    def generate(self, prompts: Sequence[str], decoding: DecodingConfig, batch_size: int) -> list[Output]: ...
+    def generate(
+        self, prompts: Sequence[str], seeds: Sequence[int], decoding: DecodingConfig, batch_size: int
+    ) -> list[Output]: ...
 
 
 class ChatBackend:
@@ -74,8 +77,14 @@ class TransformersBackend(ChatBackend):
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
         self.model.eval()
 
-    def generate(self, prompts: Sequence[str], decoding: DecodingConfig, batch_size: int) -> list[Output]:
+    def generate(
+        self, prompts: Sequence[str], seeds: Sequence[int], decoding: DecodingConfig, batch_size: int
+    ) -> list[Output]:
+        """Greedy search, or sampling with each prompt's own generator (`sampling.record_sampler`)."""
         import torch
+        from transformers import LogitsProcessorList
+
+        from polyalign.generate.sampling import record_sampler
 
         encoded = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
@@ -84,20 +93,27 @@ class TransformersBackend(ChatBackend):
         eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         settings = {
             "max_new_tokens": decoding.max_new_tokens,
-            "do_sample": decoding.do_sample,
+            "do_sample": False,  # sampling, when asked for, is the per-record Gumbel-max processor below
+            "temperature": None,
+            "top_p": None,
+            "top_k": None,
             "repetition_penalty": decoding.repetition_penalty,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
-        if decoding.do_sample:
-            settings.update(
-                temperature=decoding.temperature, top_p=decoding.top_p, top_k=decoding.top_k or None
-            )
-        for batch_index, start in enumerate(range(0, len(order), batch_size)):
+        for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in chosen]}, return_tensors="pt")
-            torch.manual_seed(decoding.seed + batch_index)  # same settings, same batches → same samples
+            processors = LogitsProcessorList()
+            if decoding.do_sample:
+                processors.append(
+                    record_sampler(
+                        [seeds[i] for i in chosen], decoding.temperature, decoding.top_k, decoding.top_p
+                    )
+                )
             with torch.no_grad():
-                generated = self.model.generate(**batch, **settings)  # (b, prompt + new)
+                generated = self.model.generate(
+                    **batch, **settings, logits_processor=processors
+                )  # (b, p + new)
             new = generated[:, batch["input_ids"].shape[1] :]
             for row, i in enumerate(chosen):
                 tokens = new[row].tolist()
@@ -117,7 +133,7 @@ class VLLMBackend(ChatBackend):
 
     name = "vllm"
 
-    def __init__(self, model_path: str, dtype: str = "auto", seed: int = 0) -> None:
+    def __init__(self, model_path: str, dtype: str = "auto") -> None:
         try:
             import vllm
         except ImportError as error:
@@ -126,20 +142,26 @@ class VLLMBackend(ChatBackend):
                 "use backend 'transformers' on CPU"
             ) from error
         self._vllm = vllm
-        self.llm = vllm.LLM(model=model_path, dtype=dtype, seed=seed)
+        self.llm = vllm.LLM(model=model_path, dtype=dtype)
         super().__init__(self.llm.get_tokenizer())
 
-    def generate(self, prompts: Sequence[str], decoding: DecodingConfig, batch_size: int) -> list[Output]:
-        params = self._vllm.SamplingParams(
-            n=1,
-            temperature=decoding.temperature if decoding.do_sample else 0.0,
-            top_p=decoding.top_p if decoding.do_sample else 1.0,
-            top_k=(decoding.top_k or -1) if decoding.do_sample else -1,
-            repetition_penalty=decoding.repetition_penalty,
-            max_tokens=decoding.max_new_tokens,
-            seed=decoding.seed,
-        )
-        results = self.llm.generate(list(prompts), params)
+    def generate(
+        self, prompts: Sequence[str], seeds: Sequence[int], decoding: DecodingConfig, batch_size: int
+    ) -> list[Output]:
+        """One request per prompt, each with its record's seed (vLLM seeds requests, not batches)."""
+        params = [
+            self._vllm.SamplingParams(
+                n=1,
+                temperature=decoding.temperature if decoding.do_sample else 0.0,
+                top_p=decoding.top_p if decoding.do_sample else 1.0,
+                top_k=(decoding.top_k or -1) if decoding.do_sample else -1,
+                repetition_penalty=decoding.repetition_penalty,
+                max_tokens=decoding.max_new_tokens,
+                seed=seed,
+            )
+            for seed in seeds
+        ]
+        results = self.llm.generate(list(prompts), params)  # one SamplingParams per prompt
         return [
             Output(
                 r.outputs[0].text.strip(),
@@ -153,5 +175,5 @@ class VLLMBackend(ChatBackend):
 
 def load_backend(config: GenerateConfig) -> Backend:
     if config.backend == "vllm":
-        return VLLMBackend(config.model, config.dtype, config.decoding.seed)
+        return VLLMBackend(config.model, config.dtype)
     return TransformersBackend(config.model, config.dtype)

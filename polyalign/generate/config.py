@@ -26,7 +26,7 @@ class DecodingConfig:
     top_p: float = 0.95
     top_k: int = 0  # 0: off
     repetition_penalty: float = 1.0
-    seed: int = 0  # sampling seed (per batch: seed + batch index) and seed of the profile lengths
+    seed: int = 0  # with the record id, the seed of its sample (`sampling.record_seed`) and profile length
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

@@ -32,9 +32,10 @@ from polyalign.errors import PolyAlignError
 from polyalign.generate.backends import Backend, load_backend
 from polyalign.generate.config import GenerateConfig
 from polyalign.generate.plan import check_leaks, fit_prompt, plan_prompts
+from polyalign.generate.sampling import record_seed
 from polyalign.reference.reference import HumanReference
 
-STAGE, STAGE_VERSION = "generate", 1
+STAGE, STAGE_VERSION = "generate", 2  # 2: per-record sampling seeds
 GENERATIONS_FILE = "generations.jsonl"
 
 
@@ -63,7 +64,8 @@ def generate_rows(
         fit_prompt(plan, backend, config.max_prompt_tokens)
     leak_guard = check_leaks(plans, config)
     start = time.perf_counter()
-    outputs = backend.generate([p.text for p in plans], config.decoding, config.batch_size)
+    seeds = [record_seed(config.decoding.seed, p.record.id) for p in plans]
+    outputs = backend.generate([p.text for p in plans], seeds, config.decoding, config.batch_size)
     elapsed = time.perf_counter() - start
     model = model_identity(config.model)
     decoding = dataclasses.asdict(config.decoding)
@@ -101,7 +103,9 @@ def generate_rows(
 
 
 def generate_key(prepare_key: str, reference_key: str | None, config: GenerateConfig) -> str:
-    """Hashes the parents, the model's identity (its train key, or its files) and the config."""
+    """Hashes the parents, the model's identity (its train key, or its files) and the config, less what
+    does not change a response: the model's path (the same model under another root gives the same key)
+    and the batch size (each record samples from its own seed)."""
     if not config.model:
         raise PolyAlignError("generate.model is not set: give a model folder (--model or generate.model)")
     return artifacts.artifact_key(
@@ -110,7 +114,7 @@ def generate_key(prepare_key: str, reference_key: str | None, config: GenerateCo
         prepare_key,
         reference_key or "-",
         model_identity(config.model)["key"],
-        config_hash(config),
+        config_hash(dataclasses.replace(config, model="", batch_size=GenerateConfig.batch_size)),
     )
 
 

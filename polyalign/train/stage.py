@@ -36,7 +36,7 @@ from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
 from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
 
-STAGE, STAGE_VERSION = "train", 1
+STAGE, STAGE_VERSION = "train", 2  # 2: the resolved precision is part of the key
 SUMMARY_FILE = "training_summary.json"
 CHECKPOINTS = "checkpoints"
 
@@ -55,8 +55,17 @@ TINY_DEFAULTS: dict[str, Any] = {"learning_rate": 1e-3}  # a randomly initialise
 
 
 def train_key(prepare_key: str, reference_key: str | None, config: TrainConfig) -> str:
+    """Hashes the parents, the config and the precision it resolves to on this machine.
+
+    Precision changes the trained weights, so a CPU- (fp32) and a GPU-trained (bf16) model never share a key.
+    """
     return artifacts.artifact_key(
-        STAGE, STAGE_VERSION, prepare_key, reference_key or "-", config_hash(config)
+        STAGE,
+        STAGE_VERSION,
+        prepare_key,
+        reference_key or "-",
+        config_hash(config),
+        resolve_precision(config),
     )
 
 
@@ -137,7 +146,7 @@ def _train(
     if trainer.is_world_process_zero():
         _save(trainer, tokenizer, config, args, folder, summary)
     trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
-    return {}
+    return {"precision": resolve_precision(config)}
 
 
 def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False) -> Any:
@@ -149,7 +158,7 @@ def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False
     if unknown:
         hints = {k: difflib.get_close_matches(k, fields, n=3) for k in unknown}
         raise ConfigError(f"train.args: unknown BucketSFTConfig field(s) {unknown}; close matches: {hints}")
-    values = {**STAGE_DEFAULTS, **device_settings(), **(TINY_DEFAULTS if tiny else {})}
+    values = {**STAGE_DEFAULTS, **device_settings(config), **(TINY_DEFAULTS if tiny else {})}
     hints = typing.get_type_hints(BucketSFTConfig)
     values.update({k: _coerce_number(hints[k], v, k) for k, v in config.args.items()})
     if config.method == "sft":
@@ -160,16 +169,34 @@ def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False
         raise ConfigError(f"train.args: {error}") from None
 
 
-def device_settings() -> dict[str, bool]:
-    """bf16 and pinned memory when CUDA offers them (TRL's default is bf16 even on CPU).
+def resolve_precision(config: TrainConfig) -> str:
+    """`bf16`, `fp16` or `fp32`: what `train.args` states, else bf16 where CUDA supports it, else fp32.
 
-    Read from the machine, not from the config: the train key does not hold the precision yet, so a
-    CPU- and a GPU-trained model share a key (issue 9, cache identity).
+    TRL's default is bf16 even on CPU; we choose from the machine when the config is silent, and the
+    choice goes into the train key.
     """
+    if config.args.get("bf16"):
+        return "bf16"
+    if config.args.get("fp16"):
+        return "fp16"
+    if "bf16" in config.args or "fp16" in config.args:
+        return "fp32"  # stated off
     import torch
 
-    cuda = torch.cuda.is_available()
-    return {"bf16": cuda and torch.cuda.is_bf16_supported(), "dataloader_pin_memory": cuda}
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
+
+def device_settings(config: TrainConfig) -> dict[str, bool]:
+    """The resolved precision as trainer arguments, and pinned memory when CUDA is there (no effect on
+    the weights)."""
+    import torch
+
+    precision = resolve_precision(config)
+    return {
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "dataloader_pin_memory": torch.cuda.is_available(),
+    }
 
 
 def _coerce_number(hint: Any, value: Any, key: str) -> Any:
