@@ -12,7 +12,6 @@ from polyalign.data.buckets import (
     fit_quantile_edges,
     length_bin,
     length_units,
-    parent_cell,
     plan_back_off,
     track_from_turns,
 )
@@ -64,7 +63,7 @@ def test_quantile_edges_per_language() -> None:
 def test_keys_and_track() -> None:
     key = str(BucketKey("zh", "single", "qa_search", "long"))
     assert key == "zh|single|qa_search|long"
-    assert parent_cell(key) == "zh|single|qa_search"
+    assert str(BucketKey.parse(key).cell) == "zh|single|qa_search"
     assert track_from_turns(1) == "single"
     assert track_from_turns(3) == "multi"
 
@@ -88,7 +87,7 @@ def test_bucket_key_round_trip_cell_and_order() -> None:
     assert key.cell.is_cell and not key.is_cell and key.cell.with_bin("xlong") == key
     assert BucketKey.parse(str(key.cell)) == key.cell
     names = ["en|single|open_chat|xlong", "en|single|open_chat|short", "en|single|open_chat"]
-    assert sorted(names, key=lambda b: BucketKey.parse(b).sort_key()) == names[::-1]
+    assert sorted(names, key=BucketKey.sort_key_of) == names[::-1]
     for bad in ("en|single", "en||open_chat|short", "a|b|c|d|e"):
         with pytest.raises(PolyAlignError, match="neither a bucket"):
             BucketKey.parse(bad)

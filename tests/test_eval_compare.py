@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from polyalign.evaluate import registry
-from polyalign.evaluate.compare import Run, cmauve_difference, comparison, goodness, paired
+from polyalign.evaluate.compare import Run, cell_difference, comparison, goodness, paired
 from polyalign.evaluate.registry import METRICS, get_metric
 from polyalign.evaluate.results import MACRO
 
@@ -83,10 +83,10 @@ def test_c_mauve_gap_counts_beyond_the_noise_band() -> None:
         cells = {BUCKET: {"value": value, "noise": {"sd": 0.05}}}
         return Run(name, Path(name), {"metrics": {"mauve": {"cells": cells}}}, {})
 
-    up = cmauve_difference(mauve("a", 0.5), mauve("b", 0.7), BUCKET)
+    up = cell_difference(mauve("a", 0.5), mauve("b", 0.7), "mauve", BUCKET)
     assert up["threshold"] == pytest.approx(1.96 * math.sqrt(2) * 0.05) and up["verdict"] == "better"
-    assert cmauve_difference(mauve("a", 0.7), mauve("b", 0.5), BUCKET)["verdict"] == "worse"
-    assert cmauve_difference(mauve("a", 0.5), mauve("b", 0.6), BUCKET)["verdict"] == "within noise"
+    assert cell_difference(mauve("a", 0.7), mauve("b", 0.5), "mauve", BUCKET)["verdict"] == "worse"
+    assert cell_difference(mauve("a", 0.5), mauve("b", 0.6), "mauve", BUCKET)["verdict"] == "within noise"
 
 
 def test_comparison_takes_every_direction_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:

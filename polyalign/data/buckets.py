@@ -109,6 +109,11 @@ class BucketKey:
     def with_bin(self, length_bin: str) -> BucketKey:
         return BucketKey(self.language, self.track, self.family, length_bin)
 
+    @classmethod
+    def sort_key_of(cls, text: str) -> tuple[str, str, str, int]:
+        """`sorted(buckets, key=BucketKey.sort_key_of)` for buckets held as strings."""
+        return cls.parse(text).sort_key()
+
     def sort_key(self) -> tuple[str, str, str, int]:
         """Cells alphabetically, then length bins from short to xlong (a cell before its buckets)."""
         rank = -1 if self.length_bin is None else _bin_rank(self.length_bin)
@@ -117,16 +122,6 @@ class BucketKey:
 
 def _bin_rank(name: str) -> int:
     return LENGTH_BINS.index(name) if name in LENGTH_BINS else len(LENGTH_BINS)
-
-
-def parent_cell(bucket: str) -> str:
-    """The cell of a bucket string (for modules that hold buckets as strings)."""
-    return str(BucketKey.parse(bucket).cell)
-
-
-def bucket_sort_key(bucket: str) -> tuple[str, str, str, int]:
-    """Order buckets by cell, then by length bin from short to xlong (not alphabetically)."""
-    return BucketKey.parse(bucket).sort_key()
 
 
 def track_from_turns(n_user_turns: int) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.buckets import BucketKey
 from polyalign.errors import ConfigError, InputError, PolyAlignError
 from polyalign.evaluate.generations import unique_names
 from polyalign.evaluate.registry import METRICS, Metric, get_metric
@@ -201,10 +201,10 @@ def _draws(run: Run, metric: str, scope: str) -> list[float]:
     return [math.nan if v is None else v for v in values]
 
 
-def cmauve_difference(base: Run, run: Run, cell: str) -> dict[str, Any]:
-    """C-MAUVE gap of a cell against the human re-split noise: a gap counts only beyond 1.96·√2·sd."""
-    a = base.metrics.get("mauve", {}).get("cells", {}).get(cell, {})
-    b = run.metrics.get("mauve", {}).get("cells", {}).get(cell, {})
+def cell_difference(base: Run, run: Run, metric: str, cell: str) -> dict[str, Any]:
+    """Gap of a cell-level metric (C-MAUVE) against the human re-split noise: it counts beyond 1.96·√2·sd."""
+    a = base.metrics.get(metric, {}).get("cells", {}).get(cell, {})
+    b = run.metrics.get(metric, {}).get("cells", {}).get(cell, {})
     if a.get("value") is None or b.get("value") is None:
         return {"na": a.get("na") or b.get("na") or "not reported"}
     sd = max((a.get("noise") or {}).get("sd") or 0.0, (b.get("noise") or {}).get("sd") or 0.0)
@@ -220,13 +220,14 @@ def comparison(runs: Sequence[Run], level: float = 0.95) -> dict[str, Any]:
         per_metric: dict[str, Any] = {}
         for metric in compared_metrics(runs):
             if metric.kind == "cell":
-                cells = sorted(
-                    set(base.metrics.get("mauve", {}).get("cells", {}))
-                    | set(run.metrics.get("mauve", {}).get("cells", {}))
-                )
-                per_metric[metric.name] = {"cells": {c: cmauve_difference(base, run, c) for c in cells}}
+                cells = metric_cells([base, run], metric.name)
+                per_metric[metric.name] = {
+                    "cells": {c: cell_difference(base, run, metric.name, c) for c in cells}
+                }
                 continue
-            buckets = sorted(set(base.metrics.get(metric.name, {}).get("buckets", {})), key=bucket_sort_key)
+            buckets = sorted(
+                set(base.metrics.get(metric.name, {}).get("buckets", {})), key=BucketKey.sort_key_of
+            )
             per_metric[metric.name] = {
                 "macro": paired(base, run, metric, MACRO, level),
                 "buckets": {b: paired(base, run, metric, b, level) for b in buckets},
@@ -243,11 +244,12 @@ def compared_metrics(runs: Sequence[Run]) -> list[Metric]:
     return known + [get_metric(n) for n in names if n not in METRICS]
 
 
-def mauve_cells(runs: Sequence[Run]) -> list[str]:
-    return sorted({c for r in runs for c in r.metrics.get("mauve", {}).get("cells", {})})
+def metric_cells(runs: Sequence[Run], metric: str) -> list[str]:
+    """The context cells in which any run reports a cell-level metric."""
+    return sorted({c for r in runs for c in r.metrics.get(metric, {}).get("cells", {})})
 
 
 def metric_buckets(runs: Sequence[Run], metric: str) -> list[str]:
     return sorted(
-        {b for r in runs for b in r.metrics.get(metric, {}).get("buckets", {})}, key=bucket_sort_key
+        {b for r in runs for b in r.metrics.get(metric, {}).get("buckets", {})}, key=BucketKey.sort_key_of
     )

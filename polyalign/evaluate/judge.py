@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from polyalign import artifacts
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.evaluate.config import JudgeConfig
@@ -142,10 +143,7 @@ class JudgeCache:
         self.path = path
         self.entries: dict[str, str] = {}
         if path is not None and path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    self.entries[row["key"]] = row["content"]
+            self.entries = {row["key"]: row["content"] for row in artifacts.read_jsonl(path)}
 
     @staticmethod
     def key(model: str, messages: list[dict[str, str]]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.buckets import BucketKey
 from polyalign.evaluate.compare import Run, compared_metrics, goodness
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -25,7 +25,7 @@ def heatmaps_html(runs: Sequence[Run]) -> str:
     metrics = [m for m in compared_metrics(runs) if m.kind != "cell"]
     buckets = sorted(
         {b for r in runs for m in metrics for b in r.metrics.get(m.name, {}).get("buckets", {})},
-        key=bucket_sort_key,
+        key=BucketKey.sort_key_of,
     )
     if not buckets:
         return "<p>No per-bucket values.</p>"
@@ -101,7 +101,7 @@ def histograms_html(runs: Sequence[Run]) -> str:
     if not edges:
         return "<p>No length data stored.</p>"
     buckets = sorted(
-        {b for r in runs for b in r.results.get("plots", {}).get("lengths", {})}, key=bucket_sort_key
+        {b for r in runs for b in r.results.get("plots", {}).get("lengths", {})}, key=BucketKey.sort_key_of
     )
     figures = []
     for bucket in buckets:

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from polyalign.data.buckets import bucket_sort_key
+from polyalign.data.buckets import BucketKey
 from polyalign.evaluate.compare import (
     Run,
     compared_metrics,
     like_for_like,
-    mauve_cells,
     metric_buckets,
+    metric_cells,
     provenance,
     target,
 )
@@ -79,7 +79,7 @@ def sections(runs: Sequence[Run], comp: dict[str, Any], judge: dict[str, Any] | 
         _runs_section(runs, comp),
         Section("Macro-averages", [macro_table(runs), _macro_note(compared_metrics(runs))]),
         _paired_section(runs, comp),
-        _cmauve_section(runs),
+        *[_cell_section(runs, m) for m in compared_metrics(runs) if m.kind == "cell"],
         Section("Heatmap: metric × bucket", [Figure(svg.heatmaps_html(runs))], plots=True),
         Section("Length histograms per bucket", [Figure(svg.histograms_html(runs))], plots=True),
         Section("Embedding map", [Figure(svg.maps_html(runs))], plots=True),
@@ -134,19 +134,21 @@ def _paired_section(runs: Sequence[Run], comp: dict[str, Any]) -> Section:
     return Section("Paired differences", [*blocks, _paired_note(compared_metrics(runs))])
 
 
-def _cmauve_section(runs: Sequence[Run]) -> Section:
-    title = "C-MAUVE per context cell"
-    if not mauve_cells(runs):
-        reason = next((r.metrics.get("mauve", {}).get("na", "") for r in runs), "")
+def _cell_section(runs: Sequence[Run], metric: Metric) -> Section:
+    """A cell-level metric (MAUVE → C-MAUVE) per context cell, with its global value and noise band."""
+    label = metric.name.upper()
+    title = f"C-{label} per context cell"
+    if not metric_cells(runs, metric.name):
+        reason = next((r.metrics.get(metric.name, {}).get("na", "") for r in runs), "")
         return Section(title, [f"n/a: {reason}"])
     globals_ = ", ".join(
-        f"{r.name} {fmt(r.metrics.get('mauve', {}).get('global', {}).get('value'))}" for r in runs
+        f"{r.name} {fmt(r.metrics.get(metric.name, {}).get('global', {}).get('value'))}" for r in runs
     )
     return Section(
         title,
         [
-            cmauve_table(runs),
-            f"Global MAUVE: {globals_}. A gap between runs counts only beyond 1.96·√2·sd of the noise.",
+            cell_table(runs, metric.name),
+            f"Global {label}: {globals_}. A gap between runs counts only beyond 1.96·√2·sd of the noise.",
         ],
     )
 
@@ -226,13 +228,13 @@ def paired_table(per_metric: dict[str, Any]) -> Table:
     return Table(["metric", "difference [95% paired interval]"], rows, marks=marks)
 
 
-def cmauve_table(runs: Sequence[Run]) -> Table:
-    """C-MAUVE per context cell and run, beside the human re-split noise band of the cell."""
+def cell_table(runs: Sequence[Run], metric: str) -> Table:
+    """A cell-level metric (C-MAUVE) per context cell and run, beside the cell's human re-split noise band."""
     rows = []
-    for cell in mauve_cells(runs):
+    for cell in metric_cells(runs, metric):
         row, noise = [cell], "n/a"
         for run in runs:
-            entry = run.metrics.get("mauve", {}).get("cells", {}).get(cell, {})
+            entry = run.metrics.get(metric, {}).get("cells", {}).get(cell, {})
             row.append(
                 fmt(entry.get("value")) if entry.get("value") is not None else f"n/a ({entry.get('na', '')})"
             )
@@ -258,7 +260,7 @@ def bucket_table(runs: Sequence[Run], metric: Metric) -> Table:
 
 
 def own_length_table(runs: Sequence[Run]) -> Table:
-    buckets = sorted({b for r in runs for b in r.results.get("by_own_length", {})}, key=bucket_sort_key)
+    buckets = sorted({b for r in runs for b in r.results.get("by_own_length", {})}, key=BucketKey.sort_key_of)
     rows = []
     for bucket in buckets:
         row = [bucket]
