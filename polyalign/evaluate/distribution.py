@@ -24,8 +24,8 @@ from polyalign.reference.reference import scale_floors
 LENGTH_EDGES = np.array(
     [0, 5, 10, 15, 20, 30, 40, 50, 60, 80, 100, 120, 150, 180, 240, 300, 400, 500, 700, 1000]
 )
-TDM_COMPONENTS = ("length_ratio", "lexical_coupling", "semantic_coupling")
-TDM_FLOORS = np.array([0.25, 0.05, 0.05])  # scale floors, as for features: a tiny human spread cannot explode
+TDM_FLOORS = np.array([0.25, 0.05, 0.05])  # scale floors of length ratio, lexical and semantic coupling, as
+#                                           for features: a tiny human spread cannot explode
 
 
 def tokens(data: EvalData, side: str) -> list[list[str]]:

@@ -75,13 +75,6 @@ def rouge_l(prediction: Sequence[str], reference: Sequence[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def chrf(prediction: str, reference: str) -> float:
-    """sacrebleu's sentence chrF (character 6-grams, β = 2), scaled to [0, 1]."""
-    from sacrebleu.metrics import CHRF
-
-    return CHRF().sentence_score(prediction, [reference]).score / 100.0 if prediction else 0.0
-
-
 def utility_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, np.ndarray]:
     """EM, token F1, ROUGE-L and chrF per item, each (n,)."""
     from sacrebleu.metrics import CHRF

@@ -25,7 +25,7 @@ plan reports both.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,7 +200,3 @@ class BucketSampler(torch.utils.data.Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.epoch_indices().tolist())
-
-
-def bucket_index(plan: BucketPlan) -> Mapping[str, int]:
-    return {bucket: i for i, bucket in enumerate(plan.buckets)}
