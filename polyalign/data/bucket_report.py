@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from polyalign.data.buckets import BackOff, BucketKey
+from polyalign.data.config import SPLITS
 
 HISTOGRAM_EDGES = (0, 10, 20, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960)
-SPLIT_NAMES = ("train", "val", "test")
 BAR_WIDTH = 30
 
 
@@ -78,7 +78,7 @@ class BucketReport:
             reference = "own" if row.status == "own" else f"backed off → {table_code(row.reference_bucket)}"
             counts = f"{row.train} | {row.val} | {row.test} | {row.total}"
             lines.append(f"| {table_code(row.bucket)} | {counts} | {reference} |")
-        totals = [sum(getattr(r, s) for r in self.rows) for s in SPLIT_NAMES]
+        totals = [sum(getattr(r, s) for r in self.rows) for s in SPLITS]
         lines.append(f"| **all** | {totals[0]} | {totals[1]} | {totals[2]} | {sum(totals)} | |")
         if self.sparse_cells:
             lines += [

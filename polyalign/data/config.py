@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from polyalign.data.buckets import PAPER_EDGES
 from polyalign.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -73,7 +74,7 @@ class BucketConfig:
     """Length bins, family mapping/coarsening and the sparse-bucket back-off (METHOD.md §1)."""
 
     edges: str = "fixed"  # fixed: the paper's 40/120/240 units | quantile: per-language, fitted on train
-    fixed_edges: list[float] = field(default_factory=lambda: [40.0, 120.0, 240.0])
+    fixed_edges: list[float] = field(default_factory=lambda: [float(e) for e in PAPER_EDGES])
     quantiles: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])
     min_bucket_size: int = 20  # train responses below which a bucket uses its parent cell (paper: skip <20)
     families: dict[str, str] = field(default_factory=dict)  # source name -> family, for records without one

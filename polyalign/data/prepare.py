@@ -34,7 +34,7 @@ from polyalign.data.buckets import (
     plan_back_off,
     track_from_turns,
 )
-from polyalign.data.config import PrepareConfig
+from polyalign.data.config import SPLITS, PrepareConfig
 from polyalign.data.corpora import corpus_identity, iter_corpus
 from polyalign.data.fixture.generator import make_fixture_corpus
 from polyalign.data.language import detect_language
@@ -45,7 +45,7 @@ from polyalign.data.splits import SplitOutcome, assign_splits, dedup_key, find_g
 from polyalign.errors import ConfigError, PolyAlignError
 
 STAGE, STAGE_VERSION = "prepare", 1
-SPLIT_FILES = {"train": "train.jsonl", "val": "val.jsonl", "test": "test.jsonl"}
+SPLIT_FILES = {name: f"{name}.jsonl" for name in SPLITS}
 
 
 @dataclass
