@@ -13,23 +13,32 @@ from polyalign.cli import app
 runner = CliRunner()
 
 
+def screen_lines(output: str) -> list[str]:
+    """The lines a terminal shows: a progress bar redraws its line after each carriage return."""
+    return [line.rsplit("\r", 1)[-1] for line in output.split("\n")]
+
+
 @pytest.mark.slow
 def test_run_on_the_offline_default(artifact_home: Path) -> None:
-    """The README's quick start: the whole pipeline on the fixture, with the tiny model, offline."""
+    """The README's quick start: the whole pipeline on the fixture, with the tiny model, offline; a
+    console of stage headers and short summaries, the trainer's per-bucket logs in a file."""
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 0, result.output
-    assert "synthetic" in result.output and "reconciles" in result.output and "held-out" in result.output
+    assert "synthetic" in result.output and "kept by split" in result.output and "held-out" in result.output
     for stage in ("prepare", "reference", "train", "generate", "evaluate"):
         expected = 2 if stage in ("train", "generate", "evaluate") else 1  # sft and bucket_sft
         assert len(list(artifact_home.glob(f"{stage}/*/manifest.json"))) == expected, stage
     (html,) = artifact_home.glob("report/*/report.html")
     assert "bucket_sft" in html.read_text(encoding="utf-8")
-    keys = [line for line in result.output.splitlines() if "artefact key" in line]
-    assert len(keys) == 2 + 3 * 2  # prepare, reference; train, generate and evaluate per method
-    assert result.output.index("artefact key") < result.output.index("reconciles")  # keys first
+    lines = screen_lines(result.output)
+    assert len(lines) <= 200 and max(len(line) for line in lines) <= 200, result.output
+    assert [line.split("]")[0] for line in lines if line.startswith("[")] == [f"[{i}/9" for i in range(1, 10)]
+    assert "bucket_loss/" not in result.output and "headline" in result.output
+    for log in artifact_home.glob("train/*/train_log.jsonl"):
+        assert "bucket_loss/" in log.read_text(encoding="utf-8")  # every bucket's loss, in the artefact
     again = runner.invoke(app, ["run"])  # every stage is reused
     assert again.exit_code == 0 and "comparison report" in again.output
-    assert again.output.count("(reused") == len(keys)
+    assert again.output.count("\nreused ") == 9 and "every stage reused (9 of 9)" in again.output
 
 
 def test_prepare_inputs_with_flags_and_buckets_command(tmp_path: Path) -> None:

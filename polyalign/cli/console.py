@@ -124,3 +124,156 @@ def print_support_distances(scored: list[dict[str, Any]], source: str) -> None:
     for bucket, d in sorted(by_bucket.items(), key=lambda item: BucketKey.parse(item[0]).sort_key()):
         table.add_row(bucket, str(len(d)), f"{float(np.mean(d)):.3f}", f"{float(np.median(d)):.3f}")
     console.print(table)
+
+
+HEADLINE = ("token_f1", "chrf", "length_fit", "language_fit", "support_distance", "distinct_2")
+"""The few macro metrics a run's console shows per method; every metric is in results.json and the report."""
+
+STAGE_PURPOSE = {
+    "prepare": "clean, deduplicate and split the corpus into buckets",
+    "reference": "human references: style features, held-out distances",
+    "train": "fine-tune the model",
+    "generate": "answer the test prompts",
+    "evaluate": "score the answers against gold and human references",
+    "report": "compare the methods side by side",
+}
+
+
+class StageConsole:
+    """Prints a header as each pipeline stage starts and a short summary when it is done (`polyalign run`)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.count, self.reused, self.started = total, 0, 0, 0.0
+
+    def start(self, stage: str, method: str | None = None) -> None:
+        import time
+
+        self.count += 1
+        self.started = time.perf_counter()
+        name = f"{method} {stage}" if method else stage
+        console.rule(f"[bold][{self.count}/{self.total}] {name}[/]: {STAGE_PURPOSE[stage]}", align="left")
+
+    def done(self, stage: str, artifact: Any, method: str | None = None) -> None:
+        import time
+
+        if artifact.reused:
+            self.reused += 1
+            console.print(
+                f"reused {artifact.key} [dim](complete artefact with this key; --force rebuilds)[/]"
+            )
+        else:
+            console.print(f"built {artifact.key} in {time.perf_counter() - self.started:.1f} s")
+        for line in STAGE_LINES[stage](artifact):
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(f"  [dim]{artifact.folder}[/]", highlight=False, soft_wrap=True)
+
+
+def _prepare_lines(artifact: Any) -> list[str]:
+    counts = artifact.manifest["counts"]
+    splits = ", ".join(f"{k} {v}" for k, v in counts["kept_by_split"].items())
+    lines = [
+        f"in {counts['in']} = kept {counts['kept']} + duplicates {counts['duplicates']} + rejected "
+        f"{counts['rejected']}; kept by split: {splits}; {len(artifact.content.report.rows)} buckets"
+    ]
+    reasons = sorted(counts["rejected_by_reason"].items(), key=lambda item: -item[1])[:3]
+    if reasons:
+        lines.append("top rejections: " + ", ".join(f"{r} {n}" for r, n in reasons) + " (quarantine.jsonl)")
+    return lines
+
+
+def _reference_lines(artifact: Any) -> list[str]:
+    import numpy as np
+
+    rows = artifact.content.report.rows
+    means = [row.heldout_mean for row in rows if row.heldout_mean is not None]
+    median = f"{float(np.median(means)):.3f}" if means else "n/a"
+    counts = artifact.manifest.get("references", {})
+    return [
+        f"{counts.get('buckets', len(rows))} bucket and {counts.get('cells', 0)} cell references; "
+        f"median held-out mean d {median} (the floor a model is measured against)"
+    ]
+
+
+def _train_lines(artifact: Any) -> list[str]:
+    summary = artifact.content
+    resumed = f", resumed from {summary['resumed_from']}" if summary.get("resumed_from") else ""
+    lines = [
+        f"{summary['global_step']} steps, {summary['examples']} examples, loss over the run "
+        f"{summary['train_loss']:.4f}, {summary['wall_seconds']:.1f} s{resumed}"
+    ]
+    dropped = sum(summary["dropped_by_truncation"].values())
+    if dropped:
+        lines.append(f"[yellow]{dropped} examples dropped by truncation (max_length)[/]")
+    return lines
+
+
+def _generate_lines(artifact: Any) -> list[str]:
+    manifest = artifact.manifest
+    return [
+        f"{manifest['records']} responses in {manifest['seconds']:.1f} s; "
+        f"{manifest.get('truncated_by_budget', 0)} stopped at the token budget"
+    ]
+
+
+def _evaluate_lines(artifact: Any) -> list[str]:
+    results = artifact.content
+    counts = results["counts"]
+    lines = [f"{counts['evaluated']} of {counts['records']} test records; " + _headline_text(results)]
+    warnings = results.get("warnings", [])
+    if warnings:
+        lines.append(f"[yellow]{len(warnings)} warning(s)[/], first: {warnings[0][:120]}")
+    return lines
+
+
+def _headline_text(results: dict[str, Any]) -> str:
+    values = [f"{m} {_macro(results, m)}" for m in HEADLINE if m in results["metrics"]]
+    return ", ".join(values)
+
+
+def _macro(results: dict[str, Any], metric: str) -> str:
+    value = results["metrics"][metric].get("macro", {}).get("value")
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _report_lines(artifact: Any) -> list[str]:
+    return [f"report: {artifact.content.html} (and report.md beside it)"]
+
+
+STAGE_LINES = {
+    "prepare": _prepare_lines,
+    "reference": _reference_lines,
+    "train": _train_lines,
+    "generate": _generate_lines,
+    "evaluate": _evaluate_lines,
+    "report": _report_lines,
+}
+
+
+def print_headline(evaluations: dict[str, Any], report: Any) -> None:
+    """The final screen: a few macro metrics per method, and where the full tables are."""
+    table = Table(title="headline (macro over buckets; every metric, interval and bucket in the report)")
+    table.add_column("method", no_wrap=True)
+    metrics = [m for m in HEADLINE if any(m in e.content["metrics"] for e in evaluations.values())]
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    human = next(iter(evaluations.values())).content["metrics"]
+    for method, evaluation in evaluations.items():
+        table.add_row(method, *(_macro(evaluation.content, m) for m in metrics))
+    table.add_row(
+        "[dim]human[/]",
+        *(f"[dim]{h:.3f}[/]" if (h := human.get(m, {}).get("macro", {}).get("human")) is not None else ""
+          for m in metrics),
+    )  # fmt: skip
+    console.print(table)
+    console.print(f"comparison report: [bold]{report.content.html}[/] (and report.md beside it)")
+
+
+def quiet_third_party() -> None:
+    """Progress bars of dataset maps and weight loading, and libraries' info logs, tell a user nothing to
+    act on; their warnings and errors still show."""
+    import datasets
+    from transformers.utils import logging
+
+    datasets.disable_progress_bars()
+    logging.disable_progress_bar()
+    logging.set_verbosity_warning()

@@ -9,13 +9,15 @@ import typer
 
 from polyalign.cli.common import OFFLINE_DEFAULT, load_config, user_errors
 from polyalign.cli.console import (
+    StageConsole,
     console,
     print_buckets,
-    print_key,
+    print_headline,
     print_reference,
     print_results,
     print_summary,
     print_training_summary,
+    quiet_third_party,
 )
 
 
@@ -26,6 +28,18 @@ def run(
         typer.Option("--config", "-c", help=f"YAML config file (default: {OFFLINE_DEFAULT.name})."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Rebuild every stage even if its artefact exists.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue an interrupted training from its last checkpoint (--no-resume restarts it)."
+        ),
+    ] = True,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Print everything: trainer logs per bucket and every full table."
+        ),
+    ] = False,
 ) -> None:
     """The whole pipeline: prepare → references → SFT and Bucket-SFT → generate → evaluate → report.
 
@@ -40,26 +54,22 @@ def run(
             f"[bold]Offline default ({OFFLINE_DEFAULT}): the built-in synthetic bilingual fixture corpus "
             "and a tiny model built offline; its numbers demonstrate the pipeline, not the method.[/]"
         )
-    result = full_run(load_config(config or OFFLINE_DEFAULT), root=artifact_root(), force=force)
-    print_key("prepare", result.prepared.key, result.prepared.reused)
-    print_key("reference", result.reference.manifest["key"], result.reference.reused)
-    for method in result.models:
-        for stage, artifact in (
-            ("train", result.models[method]),
-            ("generate", result.generations[method]),
-            ("evaluate", result.evaluations[method]),
-        ):
-            print_key(f"{method} {stage}", artifact.manifest["key"], artifact.reused)
-    print_summary(result.prepared.manifest)
-    print_buckets(result.prepared.content.report)
-    print_reference(result.reference)
-    for method, model in result.models.items():
-        console.print(f"[bold]{method}[/]: model {model.folder}")
-        print_training_summary(model.content)
-    for evaluation in result.evaluations.values():
-        print_results(evaluation.content)
-    console.print(
-        f"prepared data: [bold]{result.prepared.folder}[/]\n"
-        f"human reference and its report: [bold]{result.reference.folder}[/]\n"
-        f"comparison report: [bold]{result.report.content.html}[/] (and report.md beside it)"
-    )
+    methods = ("sft", "bucket_sft")
+    if not verbose:
+        quiet_third_party()
+    stages = StageConsole(total=2 + 3 * len(methods) + 1)
+    result = full_run(
+        load_config(config or OFFLINE_DEFAULT), methods, root=artifact_root(), force=force, resume=resume,
+        verbose=verbose, reporter=stages,
+    )  # fmt: skip
+    if verbose:
+        print_summary(result.prepared.manifest)
+        print_buckets(result.prepared.content.report)
+        print_reference(result.reference)
+        for model in result.models.values():
+            print_training_summary(model.content)
+        for evaluation in result.evaluations.values():
+            print_results(evaluation.content)
+    if stages.reused == stages.total:
+        console.print(f"every stage reused ({stages.total} of {stages.total}); --force rebuilds them")
+    print_headline(result.evaluations, result.report)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm import tqdm
+
 from polyalign.errors import PolyAlignError
 from polyalign.generate.config import DecodingConfig, GenerateConfig
 
@@ -100,7 +102,8 @@ class TransformersBackend(ChatBackend):
             "repetition_penalty": decoding.repetition_penalty,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
-        for start in range(0, len(order), batch_size):
+        batches = range(0, len(order), batch_size)
+        for start in tqdm(batches, desc="generate", unit=" batch", disable=None):  # None: off unless a TTY
             chosen = order[start : start + batch_size]
             batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in chosen]}, return_tensors="pt")
             processors = LogitsProcessorList()

@@ -9,6 +9,7 @@ to sample profile lengths). Writes `<root>/train/<key>` (or `out`):
     train_config.json        the resolved TrainConfig and every BucketSFTConfig field
     training_summary.json    per-bucket plan, effective mass, loss curves, truncation drops, runtime
     log_history.json         the trainer's log history
+    train_log.jsonl          every log dict as it was logged (each bucket's loss and mass), one a line
     checkpoints/             trainer checkpoints (resume with `resume=True`)
     manifest.json            written last: the folder is complete
 
@@ -38,6 +39,7 @@ from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
 
 STAGE, STAGE_VERSION = "train", 2  # 2: the resolved precision is part of the key
 SUMMARY_FILE = "training_summary.json"
+TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
 
 # Defaults of this stage where they differ from TRL's SFTConfig, and why.
@@ -78,10 +80,13 @@ def train_stage(
     out: Path | None = None,
     resume: bool = False,
     force: bool = False,
+    verbose: bool = False,
 ) -> Artifact[dict[str, Any]]:
     """Train (or reuse) the model of `config` on the prepared train split; the content is the summary.
 
-    Only the reference's key is read: it names the profile lengths inference will sample from.
+    Only the reference's key is read: it names the profile lengths inference will sample from. Without
+    `resume` an incomplete folder's checkpoints are discarded and training starts again; `verbose` prints
+    every log dict (each bucket's loss and mass) instead of the loss and a few aggregates.
     """
     reference_key = reference.manifest["key"] if reference is not None else None
     key = train_key(prepared.key, reference_key, config)
@@ -90,7 +95,7 @@ def train_stage(
         STAGE_VERSION,
         key,
         out or root / STAGE / key,
-        lambda folder: _train(prepared, config, folder, resume),
+        lambda folder: _train(prepared, config, folder, resume, verbose),
         _load_summary,
         parents={"prepare": prepared.key, "reference": reference_key},
         config=config,
@@ -104,10 +109,11 @@ def _load_summary(folder: Path) -> dict[str, Any]:
 
 
 def _train(
-    prepared: Artifact[PreparedData], config: TrainConfig, folder: Path, resume: bool
+    prepared: Artifact[PreparedData], config: TrainConfig, folder: Path, resume: bool, verbose: bool
 ) -> dict[str, Any]:
     """Train into `folder` (from its last checkpoint when resuming); the main process saves the model."""
     from polyalign.train.bucket_sft import BucketSFTTrainer
+    from polyalign.train.console import TrainLog, quiet_progress
     from polyalign.train.data import records_to_dataset
 
     records = prepared.content.splits["train"]
@@ -123,7 +129,13 @@ def _train(
         processing_class=tokenizer,
         peft_config=_peft_config(config),
     )
-    checkpoint = _last_checkpoint(folder / CHECKPOINTS) if resume else None
+    if not resume:
+        shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+    checkpoint = _last_checkpoint(folder / CHECKPOINTS)
+    resumed_at = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
+    trainer.add_callback(TrainLog(folder / TRAIN_LOG, resumed_at))
+    if not verbose:
+        quiet_progress(trainer)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     kept = Counter(str(b) for b in trainer.train_dataset[args.bucket_column])
@@ -134,7 +146,9 @@ def _train(
         "resumed_from": checkpoint.name if checkpoint else None,
         "global_step": trainer.state.global_step,
         "epochs": trainer.state.epoch,
-        "train_loss": result.training_loss,
+        "train_loss": whole_run_loss(
+            trainer.state.log_history, resumed_at, result.training_loss, trainer.state.global_step
+        ),
         "wall_seconds": time.perf_counter() - started,
         "examples": len(dataset),
         "history_exchanges_trimmed": trimmed,
@@ -147,6 +161,21 @@ def _train(
         _save(trainer, tokenizer, config, args, folder, summary)
     trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
     return {"precision": resolve_precision(config)}
+
+
+def whole_run_loss(history: list[dict[str, Any]], resumed_at: int, loss: float, global_step: int) -> float:
+    """The mean loss over every step of the run, resumed or not.
+
+    The trainer's `training_loss` averages only the steps of this call; the steps before `resumed_at` are
+    covered by the logged losses of the checkpoint's history (each the mean since the previous log; the
+    stage's save_steps is a multiple of logging_steps, so they end at the checkpoint).
+    """
+    earlier, last = 0.0, 0
+    for entry in history:
+        if "loss" in entry and entry["step"] <= resumed_at:
+            earlier += entry["loss"] * (entry["step"] - last)
+            last = entry["step"]
+    return (earlier + loss * (global_step - resumed_at)) / max(global_step, 1)
 
 
 def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False) -> Any:
@@ -249,7 +278,13 @@ def _peft_config(config: TrainConfig) -> Any:
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
-    checkpoints = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    """The newest complete checkpoint: the trainer writes `trainer_state.json` last, so a checkpoint cut
+    short by a crash has none and is passed over."""
+    checkpoints = [
+        p
+        for p in folder.glob("checkpoint-*")
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
     return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
