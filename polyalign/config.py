@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import tempfile
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,8 +42,19 @@ class RunConfig:
 
 
 def artifact_root() -> Path:
-    """Where artefacts live unless a command is given an explicit output folder."""
-    return Path(os.environ.get("POLYALIGN_HOME", Path.home() / ".cache" / "polyalign")).expanduser()
+    """Where artefacts live unless a command is given --out; created and probed here, so that a root that
+    cannot be written is one clear error before any work rather than a traceback in the middle of it."""
+    given = os.environ.get("POLYALIGN_HOME")
+    root = Path(given or Path.home() / ".cache" / "polyalign").expanduser()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as error:
+        where = f"$POLYALIGN_HOME ({root})" if given else f"the default artefact root {root}"
+        raise ConfigError(
+            f"cannot write to {where}: {error.strerror}; set POLYALIGN_HOME to a folder you can write"
+        ) from None
+    return root
 
 
 def config_hash(config: Any) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from polyalign import artifacts
-from polyalign.errors import InputError
+from polyalign.errors import InputError, PolyAlignError
 
 
 def _build(calls: list[Path]):
@@ -89,3 +89,49 @@ def test_jsonl_round_trip_and_errors_name_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"text": "x"}\n{"id": 1}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"rows\.jsonl:2: missing 'text'"):
         list(artifacts.read_jsonl(path, needs_text))
+
+
+def test_only_an_empty_folder_or_the_same_stage_is_replaced(tmp_path: Path) -> None:
+    """A user's folder, a file or another stage's artefact is refused and left as it was."""
+    calls: list[Path] = []
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep", encoding="utf-8")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("keep", encoding="utf-8")
+    other = tmp_path / "other"
+    artifacts.run_stage("other", 1, "k", other, _build(calls), _load)
+    for folder, message in (
+        (mine, "a folder PolyAlign did not write"),
+        (a_file, "exists and is not a folder"),
+        (other, "a PolyAlign 'other' artefact"),
+        (a_file / "below", "cannot create the folder"),
+    ):
+        for in_place in (False, True):
+            with pytest.raises(PolyAlignError, match=message) as refused:
+                artifacts.run_stage("demo", 1, "k2", folder, _build(calls), _load, in_place=in_place)
+            assert "another --out" in str(refused.value)
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "keep" and len(calls) == 1
+    assert a_file.read_text(encoding="utf-8") == "keep" and artifacts.read_manifest(other)["stage"] == "other"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "mine", "other"]  # no staging left
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not artifacts.run_stage("demo", 1, "k", empty, _build(calls), _load).reused
+
+
+def test_an_incomplete_artefact_of_the_same_stage_is_replaced(tmp_path: Path) -> None:
+    """The marker, written before any build file, makes a crashed build recognisably ours."""
+    folder = tmp_path / "train"
+
+    def crash(target: Path) -> dict[str, object]:
+        (target / "checkpoint").write_text("step 1", encoding="utf-8")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        artifacts.run_stage("train", 1, "k", folder, crash, _load, in_place=True)
+    assert not artifacts.is_complete(folder) and artifacts.stage_of(folder) == "train"
+    with pytest.raises(PolyAlignError, match="'train' artefact"):
+        artifacts.run_stage("generate", 1, "k", folder, _build([]), _load)
+    assert artifacts.run_stage("train", 1, "k", folder, _build([]), _load).content == "hello"
+    assert not (folder / "checkpoint").exists()  # replaced atomically, not merged

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from polyalign import __version__
 from polyalign.cli import app
+from polyalign.cli.common import OFFLINE_DEFAULT
 
 runner = CliRunner()
 
@@ -104,7 +106,7 @@ def test_fixture_command(tmp_path: Path) -> None:
     assert (tmp_path / "f.jsonl").stat().st_size > 0
 
 
-def test_reference_build_score_and_critic(tmp_path: Path) -> None:
+def test_reference_build_score_and_critic(tmp_path: Path, artifact_home: Path) -> None:
     prepared, reference = tmp_path / "prep", tmp_path / "ref"
     assert runner.invoke(app, ["prepare", "--fixture", "0", "-o", str(prepared)]).exit_code == 0
     built = runner.invoke(app, ["reference", "build", str(prepared), "-o", str(reference)])
@@ -125,11 +127,12 @@ def test_reference_build_score_and_critic(tmp_path: Path) -> None:
     model.write_text("".join(json.dumps({"id": r["id"], "response": "Sure! Here are the key points:\n- "
                                          + r["messages"][-1]["content"][:40]}) + "\n" for r in train),
                      encoding="utf-8")  # fmt: skip
-    critic = runner.invoke(
-        app, ["reference", "critic", str(reference), str(model), "-o", str(tmp_path / "c.json")]
-    )
+    critic = runner.invoke(app, ["reference", "critic", str(reference), str(model)])
     assert critic.exit_code == 0, critic.output
-    assert "held-out AUC" in critic.output and (tmp_path / "c.json").is_file()
+    (written,) = artifact_home.glob("critic/*/critic.json")  # under the root, not the current folder
+    assert "held-out AUC" in critic.output and str(written) in critic.output.replace("\n", "")
+    again = runner.invoke(app, ["reference", "critic", str(reference), str(model)])
+    assert again.exit_code == 0 and "(reused" in again.output
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"response": "no bucket here"}\n', encoding="utf-8")
@@ -141,3 +144,95 @@ def test_feature_list_command() -> None:
     result = runner.invoke(app, ["reference", "features"])
     assert result.exit_code == 0
     assert "first_person_per_unit" in result.output and "why it matters" in result.output
+
+
+def _chat_file(path: Path, n: int = 30) -> None:
+    turns = [[{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}."}]
+             for i in range(n)]  # fmt: skip
+    rows = [{"messages": messages} for messages in turns]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def _refused(result: object, *fragments: str) -> None:
+    output = result.output.replace("\n", "")  # type: ignore[attr-defined]
+    assert result.exit_code == 2, output  # type: ignore[attr-defined]
+    assert "Traceback" not in output and all(f in output for f in fragments), output
+
+
+def test_prepare_out_onto_the_data_folder_refuses_and_deletes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reported data loss: `prepare data/x.jsonl --out data` once deleted the input and its neighbours."""
+    monkeypatch.chdir(tmp_path)
+    data = Path("data")
+    data.mkdir()
+    _chat_file(data / "x.jsonl")
+    (data / "notes.txt").write_text("mine", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    result = runner.invoke(app, ["prepare", "data/x.jsonl", "--family", "open_chat", "--out", "data"])
+    _refused(
+        result, "data is a folder PolyAlign did not write", "choose another --out, or remove it yourself"
+    )
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "polyalign-home"]  # no staging folder left
+
+    on_file = runner.invoke(
+        app, ["prepare", "data/x.jsonl", "--family", "open_chat", "--out", "data/x.jsonl"]
+    )
+    _refused(on_file, "x.jsonl exists and is not a folder")
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+
+
+def test_every_out_refuses_a_folder_polyalign_did_not_write(tmp_path: Path) -> None:
+    """Each command that takes --out reaches the one check in `artifacts.run_stage` before building."""
+    prepared, reference = tmp_path / "prep", tmp_path / "ref"
+    assert runner.invoke(app, ["prepare", "--fixture", "0", "-o", str(prepared)]).exit_code == 0
+    assert runner.invoke(app, ["reference", "build", str(prepared), "-o", str(reference)]).exit_code == 0
+    evaluated = tmp_path / "eval"
+    evaluated.mkdir()
+    (evaluated / "manifest.json").write_text(json.dumps({"stage": "evaluate", "key": "e"}), encoding="utf-8")
+    generations = tmp_path / "gens.jsonl"
+    generations.write_text(json.dumps({"id": "a", "response": "hi"}) + "\n", encoding="utf-8")
+    offline = ["-c", str(OFFLINE_DEFAULT)]
+    commands = {
+        "prepare": ["prepare", "--fixture", "1"],
+        "reference build": ["reference", "build", str(prepared)],
+        "reference critic": ["reference", "critic", str(reference), str(generations)],
+        "train sft": ["train", "sft", *offline],
+        "generate": ["generate", *offline, "--model", "tiny"],
+        "evaluate": ["evaluate", *offline, "--human", "gold"],
+        "report": ["report", str(evaluated)],
+        "judge": ["judge", str(generations), *offline, "--endpoint", "http://localhost:9", "--model", "m"],
+    }
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    for name, args in commands.items():
+        _refused(runner.invoke(app, [*args, "--out", str(mine)]), "mine is a folder PolyAlign did not write")
+        assert [p.name for p in mine.iterdir()] == ["notes.txt"], name
+    _refused(runner.invoke(app, ["reference", "build", str(prepared), "--out", str(prepared)]),
+             "is a PolyAlign 'prepare' artefact")  # fmt: skip
+    assert (prepared / "train.jsonl").is_file()
+
+
+def test_an_unwritable_home_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("POLYALIGN_HOME", str(blocker / "home"))
+    _refused(runner.invoke(app, ["prepare", "--fixture", "0"]), "$POLYALIGN_HOME", str(blocker / "home"))
+
+
+def test_version_and_short_help_on_every_command() -> None:
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == f"polyalign {__version__}"
+    import typer.main
+
+    def paths(command: object, prefix: list[str]) -> list[list[str]]:
+        children = getattr(command, "commands", {})
+        return [prefix] + [p for name, child in children.items() for p in paths(child, [*prefix, name])]
+
+    every = paths(typer.main.get_command(app), [])
+    assert len(every) > 15
+    for path in every:
+        result = runner.invoke(app, [*path, "-h"])
+        assert result.exit_code == 0 and "Usage" in result.output, path

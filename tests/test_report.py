@@ -132,7 +132,7 @@ def test_report_stage_writes_a_manifest_under_the_root_and_is_reused(runs, tmp_p
     foreign = tmp_path / "notes"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("mine")
-    with pytest.raises(PolyAlignError, match="not a report artefact"):
+    with pytest.raises(PolyAlignError, match="notes is a folder PolyAlign did not write"):
         report_stage(runs[:2], root=tmp_path, out=foreign)
     assert (foreign / "keep.txt").read_text() == "mine"
 

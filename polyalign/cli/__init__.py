@@ -3,15 +3,19 @@
 One module per command group: `data` (prepare, fixture, buckets, data list|show), `reference`, `train`,
 `generate`, `evaluate` (evaluate, report, judge) and `run` (the whole pipeline); `common` holds the
 shared options, config loading and the user-error decorator, `console` the Rich views of artefacts.
-Each command resolves the artefact root once, passes it to the stages and prints the artefact key
-first. User errors (bad config, unreadable input) print one clear message and exit with status 2; they
-never show a traceback. Heavy modules are imported inside the commands.
+Each command resolves the artefact root once, passes it to the stages, prints the artefact key first
+and where it wrote last; nothing is written outside the root unless `--out` says where. User errors
+(bad config, unreadable input, an --out holding other files) print one clear message and exit with
+status 2; they never show a traceback. Heavy modules are imported inside the commands.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from polyalign import __version__
 from polyalign.cli import data, evaluate, generate, reference, run, train
 
 app = typer.Typer(
@@ -19,7 +23,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every sub-command
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"polyalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """The app-level options; each command does its own work."""
+
+
 app.command()(data.prepare)
 app.command()(run.run)
 app.command()(data.fixture)

@@ -77,19 +77,19 @@ def reference_critic(
     responses: Annotated[
         Path, typer.Argument(help="JSONL of model responses: 'id' (a train record) and 'response'.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the critic (JSON).")] = Path(
-        "critic.json"
-    ),
+    out: OutOption = None,
     seed: int = 0,
+    force: Annotated[bool, typer.Option(help="Train again even if an identical artefact exists.")] = False,
 ) -> None:
     """Train the optional human-vs-model critic on train prompts; report held-out AUC and pair accuracy."""
-    from polyalign.reference.scoring import train_critic_from_files
+    from polyalign.config import artifact_root
+    from polyalign.reference.stage import CRITIC_FILE, critic_stage
 
-    critic = train_critic_from_files(reference, responses, seed=seed)
-    m = critic.metrics
+    artifact = critic_stage(reference, responses, seed=seed, root=artifact_root(), out=out, force=force)
+    print_key("critic", artifact.key, artifact.reused)
+    m = artifact.content.metrics
     console.print(
         f"critic: held-out AUC {m.auc:.3f}, pair-ranking accuracy {m.pair_accuracy:.3f} "
         f"({m.heldout_pairs} held-out prompts, {m.n_train} training responses)"
     )
-    critic.save(out)
-    console.print(f"critic written to [bold]{out}[/]")
+    console.print(f"critic: [bold]{artifact.folder / CRITIC_FILE}[/]")

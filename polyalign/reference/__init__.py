@@ -3,6 +3,6 @@
 `features` (the language-aware feature registry), `reference` (HumanReference: bands, scales,
 lengths), `support` (d(y, b) as a pure array function), `critic` (the optional learned
 human-vs-model critic), `embedders`, `report` (the held-out human floor), `scoring` (file I/O behind
-`polyalign reference score|critic`), `stage` (the reference artefact: build, reuse,
+`polyalign reference score|critic`), `stage` (the reference and critic artefacts: build, reuse,
 load). Importing this package loads no model.
 """

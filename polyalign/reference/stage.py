@@ -2,7 +2,8 @@
 
 Reads the prepare artefact; writes `reference.json` (and `embeddings.npy` with an embedder), the reference
 report (`report.json`, `report.md`) and the manifest, through `artifacts.run_stage`. Val and test records
-are only scored by the report, never used to build a reference.
+are only scored by the report, never used to build a reference. The optional human-vs-model critic is an
+artefact of its own (`critic_stage`, `root/critic/<key>`), trained from a reference and model responses.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from polyalign import artifacts
 from polyalign.artifacts import Artifact
 from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
+from polyalign.errors import InputError
 from polyalign.reference.config import ReferenceConfig
+from polyalign.reference.critic import HumanModelCritic
 from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import HumanReference, build_reference
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
 STAGE, STAGE_VERSION = "reference", 1
 REPORT_FILE = "report.json"
+CRITIC_STAGE, CRITIC_STAGE_VERSION = "critic", 1
+CRITIC_FILE = "critic.json"
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,45 @@ def load_reference(folder: Path) -> ReferenceContent:
     """The content of a complete reference artefact folder."""
     report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
     return ReferenceContent(HumanReference.load(folder), ReferenceReport.from_json(report))
+
+
+def critic_stage(
+    reference: Path,
+    responses: Path,
+    *,
+    seed: int,
+    root: Path,
+    out: Path | None = None,
+    force: bool = False,
+) -> Artifact[HumanModelCritic]:
+    """Train (or reuse) the critic on a reference artefact and model responses into `root/critic/<key>`.
+
+    Key = hash(reference key, the responses file's sha256, seed): the same inputs give the same folder.
+    """
+    from polyalign.reference.scoring import train_critic_from_files
+
+    if artifacts.stage_of(reference) != STAGE or not artifacts.is_complete(reference):
+        raise InputError(
+            f"{reference} is not a complete reference artefact: give the folder reference build wrote"
+        )
+    if not responses.is_file():
+        raise InputError(f"{responses} does not exist")
+    parents = {"reference": str(artifacts.read_manifest(reference)["key"])}
+    key = artifacts.artifact_key(
+        CRITIC_STAGE, CRITIC_STAGE_VERSION, parents["reference"], artifacts.file_sha256(responses), str(seed)
+    )
+
+    def build(target: Path) -> dict[str, Any]:
+        train_critic_from_files(reference, responses, seed=seed).save(target / CRITIC_FILE)
+        return {"responses": str(responses), "seed": seed}
+
+    return artifacts.run_stage(
+        CRITIC_STAGE,
+        CRITIC_STAGE_VERSION,
+        key,
+        out or root / CRITIC_STAGE / key,
+        build,
+        lambda folder: HumanModelCritic.load(folder / CRITIC_FILE),
+        parents=parents,
+        force=force,
+    )

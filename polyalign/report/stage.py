@@ -51,7 +51,6 @@ def report_stage(
         parents["judge"] = artifacts.file_sha256(judge_file)
     key = artifacts.artifact_key(STAGE, STAGE_VERSION, *[k for k in parents.values() if k is not None])
     folder = out or root / STAGE / key
-    _refuse_foreign(folder)
 
     def build(target: Path) -> Mapping[str, Any]:
         runs = load_runs(folders)
@@ -98,15 +97,3 @@ def _judge_file(judge: Path) -> Path:
             f"{path} is not a judge results file (runs → criterion → macro): re-run polyalign judge"
         )
     return path
-
-
-def _refuse_foreign(folder: Path) -> None:
-    """Building replaces the folder: refuse one that holds anything but a report artefact."""
-    if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
-        return
-    if artifacts.is_complete(folder) and artifacts.read_manifest(folder).get("stage") == STAGE:
-        return
-    raise PolyAlignError(
-        f"{folder} exists and is not a report artefact; building the report would replace it: "
-        "choose a new or empty folder"
-    )
