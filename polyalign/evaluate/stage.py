@@ -84,7 +84,8 @@ def evaluate_stage(
         if not any(_has_value(entry) for entry in result.results["metrics"].values()):
             reasons = sorted({row["reason"] for row in result.results["na"]})
             raise NothingUsable(
-                f"evaluate of {name!r} gave no metric a value ({len(records)} test record(s); reasons: "
+                f"evaluate of {name!r} gave no metric a value ({len(gens.responses)} generation(s) for "
+                f"{len(records)} test record(s); reasons: "
                 f"{'; '.join(reasons[:3]) or 'none given'}): give a test split with enough records per "
                 "bucket (the *_min_rows settings under evaluate:) and generations that answer them"
             )
