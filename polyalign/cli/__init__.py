@@ -4,8 +4,9 @@ One module per command group: `data` (prepare, fixture, buckets, data list|show)
 `generate`, `evaluate` (evaluate, report, judge) and `run` (the whole pipeline); `common` holds the
 shared options, config loading and the user-error decorator, `console` the Rich views of artefacts.
 Each command resolves the artefact root once, passes it to the stages and prints the artefact key
-first. User errors (bad config, unreadable input) print one clear message and exit with status 2; they
-never show a traceback. Heavy modules are imported inside the commands.
+first. User errors (bad config, unreadable input) print one clear message and exit with status 2 (1
+when a stage produced nothing usable); they never show a traceback. Heavy modules are imported inside
+the commands.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Reads a generations JSONL (`{"id", "response", ...}` per line, as `polyalign generate` writes it, or
 any file of that shape) and checks it against the test split: unparsable lines, duplicate ids, ids that
-are not test records, non-string responses and missing ids are errors that name the file, line and ids
-(missing ids are allowed only with `allow_missing`, and the run is then marked partial). Empty responses
+are not test records, non-string responses and missing ids are collected and raised as one error that
+names the file, lines and ids, so that one run shows all there is to fix (missing ids are allowed only
+with `allow_missing`, and the run is then marked partial). Empty responses
 are kept and scored as given (a model that says nothing fails), and counted. The human test responses
 are a method too (`human_generations`, `human_split`). Writes nothing.
 """
@@ -27,8 +28,7 @@ SHOWN_IDS = 10
 
 
 class GenerationsError(InputError):
-    """A generations file that cannot be evaluated as it is (a malformed line is `read_jsonl`'s InputError,
-    with its file and line)."""
+    """A generations file that cannot be evaluated as it is; the message lists every fault with file:line."""
 
 
 @dataclass
