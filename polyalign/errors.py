@@ -13,3 +13,7 @@ class ConfigError(PolyAlignError):
 
 class InputError(PolyAlignError):
     """An input file or dataset that cannot be read at all (single bad records are quarantined instead)."""
+
+
+class NothingUsable(PolyAlignError):
+    """A stage ran but produced nothing usable: exit 1"""

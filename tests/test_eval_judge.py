@@ -13,6 +13,7 @@ import pytest
 from eval_helpers import small_fixture, small_prepared
 
 from polyalign.artifacts import write_jsonl
+from polyalign.errors import NothingUsable
 from polyalign.evaluate.config import JudgeConfig
 from polyalign.evaluate.engine import aggregate, bootstrap_rows, item_values
 from polyalign.evaluate.judge import (
@@ -156,3 +157,21 @@ def test_judge_scores_are_aggregated_by_the_engine_bootstrap():
     overall = out["judge_overall"]["buckets"][en]["value"]
     # five criteria at 5, 4, 3 and grounding at 1: per record (5·5+1)/6, (4·5+1)/6, (3·5+1)/6 → mean 63/18
     assert overall == pytest.approx(3.5)
+
+
+class Refuses:
+    """A judge whose every reply is unusable."""
+
+    def complete(self, messages: list[dict]) -> str:
+        return "I cannot score these."
+
+
+def test_judge_stage_with_no_usable_judgement_is_nothing_usable(tmp_path_factory, tmp_path):
+    """Exit 1 territory: the stage ran, every reply was unusable, so no artefact is written."""
+    prepared = small_prepared(str(tmp_path_factory.mktemp("judge-none")))
+    path = tmp_path / "g.jsonl"
+    write_jsonl(path, [{"id": r.id, "response": "x"} for r in prepared.content.splits["test"]])
+    config = JudgeConfig(endpoint="http://127.0.0.1:9/v1", model="stub-judge", retries=0, limit=2)
+    with pytest.raises(NothingUsable, match="no usable judgement for any of the 2 record"):
+        judge_stage(prepared, [path], config, Refuses(), root=tmp_path / "home")
+    assert not list((tmp_path / "home").glob("judge/*/manifest.json"))

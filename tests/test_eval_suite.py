@@ -51,7 +51,7 @@ def test_duplicate_ids_are_an_error_naming_them(tmp_path):
         tmp_path / "g.jsonl",
         [{"id": "a", "response": "x"}, {"id": "b", "response": "y"}, {"id": "a", "response": "z"}],
     )
-    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\): 'a' \(2 rows\)"):
+    with pytest.raises(GenerationsError, match=r"1 duplicate id\(s\).*: 'a' \(lines 1, 3\)"):
         read_generations(path)
 
 
@@ -67,6 +67,24 @@ def test_duplicate_ids_are_an_error_naming_them(tmp_path):
 def test_malformed_lines_name_file_and_line(tmp_path, row, message):
     with pytest.raises(InputError, match=f"g.jsonl:1: .*{message}"):
         read_generations(_write(tmp_path / "g.jsonl", [row]))
+
+
+def test_every_fault_is_reported_at_once_with_file_line_and_counts(tmp_path):
+    records = [SimpleNamespace(id=i) for i in "abc"]  # only the ids are read
+    rows = [
+        "{not json",
+        {"id": "a", "response": 3},
+        {"id": "b", "response": "x"},
+        {"id": "b", "response": "y"},
+        {"id": "zz", "response": "z"},
+    ]
+    with pytest.raises(GenerationsError) as raised:
+        read_generations(_write(tmp_path / "g.jsonl", rows), records)
+    message = str(raised.value)
+    assert "g.jsonl: 6 fault(s)" in message
+    assert "g.jsonl:1: not valid JSON" in message and "g.jsonl:2: 'response' of id 'a'" in message
+    assert "'b' (lines 3, 4)" in message and "1 unknown id(s)" in message and "'zz'" in message
+    assert "2 of 3 test record(s) have no generation" in message and "--allow-missing" in message
 
 
 def test_empty_file_and_mixed_settings_are_errors(tmp_path):

@@ -6,7 +6,8 @@ shared options, config loading and the user-error decorator, `console` the Rich 
 Each command resolves the artefact root once, passes it to the stages, prints the artefact key first
 and where it wrote last; nothing is written outside the root unless `--out` says where. User errors
 (bad config, unreadable input, an --out holding other files) print one clear message and exit with
-status 2; they never show a traceback. Heavy modules are imported inside the commands.
+status 2, and a stage that produced nothing usable exits with 1; they never show a traceback. Heavy
+modules are imported inside the commands.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Reads a generations JSONL (`{"id", "response", ...}` per line, as `polyalign generate` writes it, or
 any file of that shape) and checks it against the test split: unparsable lines, duplicate ids, ids that
-are not test records, non-string responses and missing ids are errors that name the file, line and ids
-(missing ids are allowed only with `allow_missing`, and the run is then marked partial). Empty responses
+are not test records, non-string responses and missing ids are collected and raised as one error that
+names the file, lines and ids, so that one run shows all there is to fix (missing ids are allowed only
+with `allow_missing`, and the run is then marked partial). Empty responses
 are kept and scored as given (a model that says nothing fails), and counted. The human test responses
 are a method too (`human_generations`, `human_split`). Writes nothing.
 """
@@ -27,8 +28,7 @@ SHOWN_IDS = 10
 
 
 class GenerationsError(InputError):
-    """A generations file that cannot be evaluated as it is (a malformed line is `read_jsonl`'s InputError,
-    with its file and line)."""
+    """A generations file that cannot be evaluated as it is; the message lists every fault with file:line."""
 
 
 @dataclass
@@ -40,21 +40,53 @@ class Generations:
     profiles: dict[str, Any] = field(default_factory=dict)  # id -> the profile the prompt stated
 
 
-def _generation(row: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """(id, response, row) of one line; a ValueError names what is wrong (read_jsonl adds file:line)."""
+def _line_fault(row: Any) -> tuple[str, str] | None:
+    """(kind, what is wrong) of a parsed line that is not a usable generation, or None when it is."""
+    if not isinstance(row, dict):
+        return "unparsable", f"expected a JSON object, got {type(row).__name__}"
     record_id, response = row.get("id"), row.get("response")
     if not isinstance(record_id, str | int) or isinstance(record_id, bool) or record_id == "":
-        raise ValueError("missing or invalid 'id' (a non-empty string)")
+        return "invalid id", "missing or invalid 'id' (a non-empty string)"
     if not isinstance(response, str):
-        raise ValueError(
+        return "wrong type", (
             f"'response' of id {record_id!r} must be a string, got {type(response).__name__}"
             " (an empty response is the empty string)"
         )
-    return str(record_id), response, row
+    return None
 
 
-def read_generations(path: Path) -> Generations:
-    """Read and check a generations JSONL (or a generate artefact folder holding generations.jsonl)."""
+def _fault_report(file: Path, faults: dict[str, list[str]]) -> str:
+    """Every kind of fault with its count and first examples, so that one run shows all there is to fix."""
+    lines = [f"{file}: {sum(map(len, faults.values()))} fault(s); fix them all, then rerun:"]
+    for kind, items in faults.items():
+        more = f" (and {len(items) - SHOWN_IDS} more)" if len(items) > SHOWN_IDS else ""
+        lines.append(f"  {len(items)} {kind}: {'; '.join(items[:SHOWN_IDS])}{more}")
+    return "\n".join(lines)
+
+
+def coverage_faults(known: set[str], present: set[str], allow_missing: bool) -> dict[str, list[str]]:
+    """Ids that are not records of the evaluated split, and (unless allowed) records without a generation."""
+    faults: dict[str, list[str]] = {}
+    if unknown := sorted(present - known):
+        faults["unknown id(s), not records of the evaluated split (generated for another split or another "
+               "prepared dataset?)"] = [repr(i) for i in unknown]  # fmt: skip
+    missing = sorted(known - present)
+    if missing and not allow_missing:
+        faults[
+            f"of {len(known)} test record(s) have no generation (every method is evaluated on the full test "
+            "set; regenerate, or pass --allow-missing to evaluate the ids present, marked partial)"
+        ] = [repr(i) for i in missing]
+    return faults
+
+
+def read_generations(
+    path: Path, records: Sequence[Record] | None = None, allow_missing: bool = False
+) -> Generations:
+    """Read and check a generations JSONL (or a generate artefact folder holding generations.jsonl).
+
+    Every fault is collected (unparsable lines, invalid ids, wrong types, duplicates, mixed settings and,
+    given the evaluated `records`, unknown and missing ids) and raised as one error naming file and lines.
+    """
     folder = path if path.is_dir() else path.parent
     file = path / "generations.jsonl" if path.is_dir() else path
     if not file.is_file():
@@ -63,27 +95,43 @@ def read_generations(path: Path) -> Generations:
         )
     responses: dict[str, str] = {}
     profiles: dict[str, Any] = {}
-    rows: Counter[str] = Counter()
+    lines: dict[str, list[int]] = {}
     settings: Counter[str] = Counter()
-    for record_id, response, row in artifacts.read_jsonl(file, _generation):
-        rows[record_id] += 1
-        if rows[record_id] > 1:
-            continue
-        responses[record_id], profiles[record_id] = response, row.get("profile")
-        settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
-    duplicates = [f"{i!r} ({n} rows)" for i, n in rows.items() if n > 1]
+    faults: dict[str, list[str]] = {}
+    with file.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            fault: tuple[str, str] | None
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                fault = ("unparsable", f"byte {error.start + 1} is not UTF-8 (write the file as UTF-8)")
+            except json.JSONDecodeError as error:
+                fault = ("unparsable", f"not valid JSON ({error.msg} at column {error.colno})")
+            else:
+                fault = _line_fault(row)
+            if fault is not None:
+                faults.setdefault(f"{fault[0]} line(s)", []).append(f"{file}:{line_no}: {fault[1]}")
+                continue
+            record_id = str(row["id"])
+            lines.setdefault(record_id, []).append(line_no)
+            if len(lines[record_id]) == 1:
+                responses[record_id], profiles[record_id] = row["response"], row.get("profile")
+                settings[json.dumps({k: row.get(k) for k in ("model", "decoding")}, sort_keys=True)] += 1
+    duplicates = [f"{i!r} (lines {', '.join(map(str, n))})" for i, n in lines.items() if len(n) > 1]
     if duplicates:
-        raise GenerationsError(
-            f"{file}: {len(duplicates)} duplicate id(s): {', '.join(duplicates[:SHOWN_IDS])}; keep one "
-            "generation per record (the evaluation pairs each record with exactly one response)"
-        )
+        faults["duplicate id(s), keep one generation per record (each record is paired with exactly one "
+               "response)"] = duplicates  # fmt: skip
+    if len(settings) > 1:
+        kind = f"file whose rows mix {len(settings)} model/decoding settings (a run: one model, one decoding)"
+        faults[kind] = [f"first two: {list(settings)[:2]}"]
+    if records is not None:
+        faults.update(coverage_faults({r.id for r in records}, set(responses), allow_missing))
+    if faults:
+        raise GenerationsError(_fault_report(file, faults))
     if not responses:
         raise GenerationsError(f"{file}: no generations (the file is empty)")
-    if len(settings) > 1:
-        raise GenerationsError(
-            f"{file}: the rows mix {len(settings)} model/decoding settings; one run is one model with one "
-            f"decoding config (first two: {list(settings)[:2]})"
-        )
     provenance: dict[str, Any] = {
         "file": str(file),
         "sha256": artifacts.file_sha256(file),
@@ -131,20 +179,12 @@ def check_coverage(
 ) -> tuple[list[Record], list[str]]:
     """The records to evaluate (those with a generation) and the ids missing; unknown ids are errors."""
     known = {r.id for r in records}
-    unknown = sorted(set(generations.responses) - known)
-    if unknown:
+    faults = coverage_faults(known, set(generations.responses), allow_missing)
+    if faults:
         raise GenerationsError(
-            f"{len(unknown)} generation id(s) are not records of the evaluated split (first: "
-            f"{unknown[:SHOWN_IDS]}): were they generated for another split or another prepared dataset?"
+            _fault_report(Path(str(generations.provenance.get("file", "generations"))), faults)
         )
     missing = sorted(known - set(generations.responses))
-    if missing and not allow_missing:
-        raise GenerationsError(
-            f"{len(missing)} of {len(known)} test record(s) have no generation "
-            f"(first: {missing[:SHOWN_IDS]}). "
-            "Every method is evaluated on the full test set; regenerate, or pass --allow-missing to "
-            "evaluate the ids present (the run is then marked partial and not paired with full runs)"
-        )
     return sorted((r for r in records if r.id in generations.responses), key=lambda r: r.id), missing
 
 

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from polyalign import artifacts
 from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
-from polyalign.errors import PolyAlignError
+from polyalign.errors import NothingUsable, PolyAlignError
 from polyalign.evaluate.config import EvalConfig, JudgeConfig
 from polyalign.evaluate.engine import evaluate_generations
 from polyalign.evaluate.generations import (
+    GenerationsError,
     human_generations,
     human_split,
     read_generations,
@@ -66,7 +67,7 @@ def evaluate_stage(
     elif human is not None:
         raise PolyAlignError(f"--human must be 'gold' or 'split', got {human!r}")
     else:
-        gens = read_generations(Path(str(generations)))
+        gens = read_generations(Path(str(generations)), records, config.allow_missing)
         identity = gens.provenance["sha256"]
     name = name or (f"human-{human}" if human else run_name(Path(str(generations))))
     parents = {"prepare": prepared.key, "reference": reference.key}
@@ -80,6 +81,14 @@ def evaluate_stage(
             train_records=prepared.content.splits["train"], embedder=embedder, name=name,
             cache_dir=root / "embeddings",
         )  # fmt: skip
+        if not any(_has_value(entry) for entry in result.results["metrics"].values()):
+            reasons = sorted({row["reason"] for row in result.results["na"]})
+            raise NothingUsable(
+                f"evaluate of {name!r} gave no metric a value ({len(gens.responses)} generation(s) for "
+                f"{len(records)} test record(s); reasons: "
+                f"{'; '.join(reasons[:3]) or 'none given'}): give a test split with enough records per "
+                "bucket (the *_min_rows settings under evaluate:) and generations that answer them"
+            )
         result.results["key"] = key
         result.results["parents"] = {**parents, "generations": identity}
         write_results(target, result)
@@ -89,6 +98,11 @@ def evaluate_stage(
         STAGE, STAGE_VERSION, key, out or root / STAGE / key, build, lambda folder: load_results(folder)[0],
         parents={**parents, "generations": identity}, config=config, force=force,
     )  # fmt: skip
+
+
+def _has_value(entry: dict[str, Any]) -> bool:
+    """Whether a metric's results hold a value: its macro-average (bucket metrics) or global value (cell)."""
+    return any((entry.get(scope) or {}).get("value") is not None for scope in ("macro", "global"))
 
 
 def judge_stage(
@@ -111,7 +125,14 @@ def judge_stage(
 
     if not generations:
         raise PolyAlignError("judge needs at least one generations file (one per method)")
-    read = [read_generations(Path(path)) for path in generations]
+    read, faults = [], []
+    for path in generations:  # every file's faults at once
+        try:
+            read.append(read_generations(Path(path)))
+        except GenerationsError as error:
+            faults.append(str(error))
+    if faults:
+        raise GenerationsError("\n".join(faults))
     names = unique_names([run_name(Path(path)) for path in generations])
     runs = {name: gens.responses for name, gens in zip(names, read, strict=True)}
     identities = [f"{name}={gens.provenance['sha256']}" for name, gens in zip(names, read, strict=True)]
@@ -121,9 +142,14 @@ def judge_stage(
 
     def build(target: Path) -> dict[str, Any]:
         cache = JudgeCache(root / JUDGE_STAGE / JUDGE_CACHE)
-        artifacts.write_json(
-            target / JUDGE_FILE, judge_runs(prepared.content.splits["test"], runs, config, client, cache)
-        )
+        judged = judge_runs(prepared.content.splits["test"], runs, config, client, cache)
+        if len(judged["failures"]) == judged["records"]:
+            first = judged["failures"][0]["reason"]
+            raise NothingUsable(
+                f"the judge gave no usable judgement for any of the {judged['records']} record(s) (first "
+                f"reason: {first}): check judge.model and its endpoint (replies must be the rubric's JSON)"
+            )
+        artifacts.write_json(target / JUDGE_FILE, judged)
         return {"runs": {name: gens.provenance["sha256"] for name, gens in zip(names, read, strict=True)}}
 
     return artifacts.run_stage(

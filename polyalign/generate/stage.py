@@ -28,7 +28,7 @@ from polyalign.artifacts import Artifact
 from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
 from polyalign.data.records import Record
-from polyalign.errors import PolyAlignError
+from polyalign.errors import NothingUsable, PolyAlignError
 from polyalign.generate.backends import Backend, load_backend
 from polyalign.generate.config import GenerateConfig
 from polyalign.generate.plan import check_leaks, fit_prompt, plan_prompts
@@ -144,6 +144,11 @@ def generate_stage(
         records = prepared.content.splits[config.split]
         human = HumanReference.load(reference.folder) if reference is not None else None
         rows, info = generate_rows(records, human, config, backend or load_backend(config))
+        if not rows:
+            raise NothingUsable(
+                f"generate produced no generation: the prepared {config.split!r} split has no record; "
+                "prepare a dataset with records in that split, or choose another with generate.split"
+            )
         artifacts.write_jsonl(folder / GENERATIONS_FILE, rows)
         return {"model": model_identity(config.model), **info}
 
