@@ -25,7 +25,7 @@ OutOption = Annotated[
 
 
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn PolyAlignError into a one-line message and exit status 2 (no traceback for user errors)."""
+    """Turn PolyAlignError into its message and exit status (no traceback for user errors)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -34,7 +34,7 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except PolyAlignError as error:
             # one line whatever the terminal width, and the message's brackets are text, not markup
             errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(error.exit_code) from None
 
     return wrapper
 
