@@ -207,3 +207,19 @@ def test_over_5_percent_rejected_warns_and_strict_fails(tmp_path: Path, artifact
     assert "warning:" in result.output and "30 of 32 input records kept" in result.output
     strict = runner.invoke(app, [*args, "--strict"])
     assert strict.exit_code == 1 and "unparsable_json × 2" in strict.output and "--strict" in strict.output
+
+
+def test_a_folder_gives_its_input_files_and_a_json_file_may_hold_lines(tmp_path: Path) -> None:
+    from polyalign.data.sources import resolve_paths
+
+    for name in ("a.jsonl", "b.json", "c.csv", "d.tsv", "e.parquet", "notes.txt"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    assert [p.name for p in resolve_paths(str(tmp_path))] == [
+        "a.jsonl",
+        "b.json",
+        "c.csv",
+        "d.tsv",
+        "e.parquet",
+    ]
+    lines = _jsonl(tmp_path / "lines.json", [_chat(*EN[0]), _chat(*EN[1])])
+    assert [item.origin.line for item in _items(SourceConfig(path=str(lines)))] == [1, 2]

@@ -23,6 +23,7 @@ from polyalign.config import config_hash
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
+    FAMILIES,
     LENGTH_BINS,
     PAPER_EDGES,
     TRACKS,
@@ -372,8 +373,8 @@ def admit(record: Record, config: PrepareConfig) -> Record:
     if family is None:
         raise RecordError(
             "missing_family",
-            f"no family for source {record.source!r}: give `family` in the record or the source config, "
-            "or map the source in `buckets.families`",
+            f"no family for source {record.source!r}: give `family` (one of {list(FAMILIES)}) in the "
+            "record or the source config (`--family`), or map the source in `buckets.families`",
         )
     record.family = config.buckets.coarsen.get(family, family)
     record.length_units = length_units(record.response)
