@@ -138,7 +138,7 @@ def test_split_aliases_names_and_unknown_names(tmp_path: Path) -> None:
     manifest = _prepare(tmp_path, source, splits=mapped)
     assert manifest["counts"]["kept_by_split"] == {"train": 0, "val": 24, "test": 16}
 
-    ignored = _prepare(tmp_path, source, splits=SplitConfig(respect_existing=False), strict=False)
+    ignored = _prepare(tmp_path, source, splits=SplitConfig(respect_existing=False))
     assert ignored["counts"]["kept"] == 40
     assert any("'test_rare' × 8" in w and "respect_existing is false" in w for w in ignored["warnings"])
 

@@ -47,6 +47,7 @@ from polyalign.errors import ConfigError, NothingUsable, PolyAlignError
 
 STAGE, STAGE_VERSION = "prepare", 1
 TOP_REASONS = 3  # rejection reasons shown, with an example each, when a prepare keeps too little
+LANGUAGE_DISAGREEMENT_SHARE = 0.05  # given languages detection contradicts, above which prepare warns
 SPLIT_FILES = {name: f"{name}.jsonl" for name in SPLITS}
 
 
@@ -334,7 +335,7 @@ class _LanguageCheck:
 
     def finish(self) -> list[str]:
         total = sum(self.disagree.values())
-        if total <= self.config.filters.max_rejected_share * self.given:
+        if total <= LANGUAGE_DISAGREEMENT_SHARE * self.given:
             return []
         pairs = ", ".join(
             f"given {given}, detected {detected} × {n} (e.g. {self.example[(given, detected)]})"
