@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class PolyAlignError(Exception):
-    """An error caused by the user's input or configuration, with a message that says what to do."""
+    """An error caused by the user's input or configuration, with a message that says what to do.
+
+    `exit_code` is the CLI's exit status: 2 for usage and configuration errors, so scripts can tell them
+    apart from a run that worked but produced nothing usable (`NothingUsable`, 1).
+    """
+
+    exit_code = 2
 
 
 class ConfigError(PolyAlignError):
@@ -16,4 +22,6 @@ class InputError(PolyAlignError):
 
 
 class NothingUsable(PolyAlignError):
-    """A stage ran but produced nothing usable: exit 1"""
+    """A stage read its inputs but produced nothing usable (no record kept, no generation, no metric)."""
+
+    exit_code = 1

@@ -110,7 +110,7 @@ def case(name: str, parts: list[str | Callable[[Path], str]], code: int, *says: 
 CFG = f("fixture.yaml")
 CASES = [
     # prepare: inputs and config
-    case("prepare-missing-file", ["prepare", f("nope.jsonl")], 2, "nope.jsonl", "give a JSONL file"),
+    case("prepare-missing-file", ["prepare", f("nope.jsonl")], 2, "nope.jsonl", "give a file, a folder"),
     case("prepare-glob-matches-nothing", ["prepare", f("*.nomatch")], 2, "*.nomatch", "a glob"),
     case("prepare-no-source", ["prepare"], 2, "prepare.sources is empty", "--fixture 0"),
     case(

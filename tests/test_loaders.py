@@ -66,7 +66,7 @@ def test_alpaca_shape_with_history(tmp_path: Path) -> None:
     ]
 
 
-def test_project_schema_keeps_split_and_aliases(tmp_path: Path) -> None:
+def test_project_schema_keeps_the_split_name_as_found(tmp_path: Path) -> None:
     row = {
         "id": "p1",
         "source": "s",
@@ -77,7 +77,7 @@ def test_project_schema_keeps_split_and_aliases(tmp_path: Path) -> None:
         "meta": {"split": "validation"},
     }
     (record,) = _records(SourceConfig(path=str(_write(tmp_path / "p.jsonl", [row]))))
-    assert record.split == "val"
+    assert record.split == "validation"  # prepare maps it (aliases, `splits.names`)
 
 
 def test_every_line_yields_exactly_one_item(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from polyalign.data.config import PrepareConfig, SourceConfig, SplitConfig
 from polyalign.data.fixture.generator import write_fixture_corpus
 from polyalign.data.prepare import SPLIT_FILES, PreparedData, load_prepared, prepare_stage
 from polyalign.data.splits import group_keys
-from polyalign.errors import ConfigError
+from polyalign.errors import ConfigError, NothingUsable
 
 
 def _all(data: Artifact[PreparedData]) -> list:
@@ -186,10 +186,11 @@ def test_missing_family_is_rejected_with_the_fix(tmp_path: Path) -> None:
         + "\n"
     )
     config = PrepareConfig(sources=[SourceConfig(path=str(path))])
-    data = prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
-    (rejection,) = [json.loads(x) for x in (tmp_path / "out" / "quarantine.jsonl").open(encoding="utf-8")]
-    assert rejection["reason"] == "missing_family" and "buckets.families" in rejection["detail"]
-    assert data.manifest["counts"]["kept"] == 0
+    with pytest.raises(NothingUsable) as raised:  # nothing kept: the CLI exits 1, nothing is written
+        prepare_stage(config, root=tmp_path, out=tmp_path / "out", progress=False)
+    message = str(raised.value)
+    assert "0 of 1 input records kept" in message and f"missing_family × 1, e.g. {path}:1" in message
+    assert "buckets.families" in message and not (tmp_path / "out").exists()
 
 
 def test_quantile_edges_are_fitted_on_train(fixture_file: Path, tmp_path: Path) -> None:

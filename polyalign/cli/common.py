@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from polyalign.cli.console import errors
 from polyalign.config import RunConfig, load_yaml_config
-from polyalign.errors import NothingUsable, PolyAlignError
+from polyalign.errors import PolyAlignError
 
 OFFLINE_DEFAULT = Path(__file__).parent.parent / "defaults" / "offline.yaml"
 P = ParamSpec("P")
@@ -25,7 +25,7 @@ OutOption = Annotated[
 
 
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn PolyAlignError into a one-line message and exit 2 (1 for NothingUsable), without a traceback."""
+    """Turn PolyAlignError into its message and exit status (no traceback for user errors)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -34,7 +34,7 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except PolyAlignError as error:
             # one line whatever the terminal width, and the message's brackets are text, not markup
             errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1 if isinstance(error, NothingUsable) else 2) from None
+            raise typer.Exit(error.exit_code) from None
 
     return wrapper
 

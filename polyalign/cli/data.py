@@ -6,17 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
-from polyalign.cli.console import console, print_buckets, print_key, print_summary
+from polyalign.cli.console import console, errors, print_buckets, print_key, print_summary
 from polyalign.data.config import SourceConfig
 
 
 @user_errors
 def prepare(
     inputs: Annotated[
-        list[str] | None, typer.Argument(help="JSONL files, folders or globs (added to the config's).")
+        list[str] | None,
+        typer.Argument(
+            help="JSONL, JSON-array, CSV, TSV or Parquet files, folders or globs (added to the config's)."
+        ),
     ] = None,
     config: ConfigOption = None,
     out: OutOption = None,
@@ -28,6 +32,9 @@ def prepare(
     ] = None,
     track: Annotated[str | None, typer.Option(help="Track of inputs that do not say (else derived).")] = None,
     family: Annotated[str | None, typer.Option(help="Family of inputs that do not say.")] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of the input files (default: UTF-8, BOM or not).")
+    ] = None,
     corpus: Annotated[
         str | None,
         typer.Option(
@@ -46,6 +53,9 @@ def prepare(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Split seed (overrides splits.seed).")] = None,
     force: Annotated[bool, typer.Option(help="Rebuild even if an identical artefact exists.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Fail (exit 1) when more than filters.max_rejected_share is rejected.")
+    ] = False,
 ) -> None:
     """Load, normalise, deduplicate, bucket and split data; write the prepared dataset and bucket report."""
     from polyalign.config import artifact_root
@@ -55,17 +65,22 @@ def prepare(
     cfg = load_config(config).prepare
     for spec in inputs or []:
         cfg.sources.append(
-            SourceConfig(path=spec, format=format, language=language, track=track, family=family)
+            SourceConfig(
+                path=spec, format=format, language=language, track=track, family=family, encoding=encoding
+            )
         )
     cfg.sources += corpus_sources(corpus, str(from_dir) if from_dir else None)
     if fixture is not None:
         cfg.sources.append(SourceConfig(fixture=fixture))
     if seed is not None:
         cfg.splits.seed = seed
+    cfg.strict = cfg.strict or strict
     data = prepare_stage(cfg, root=artifact_root(), out=out, force=force)
     print_key("prepare", data.manifest["key"], data.reused)
     print_summary(data.manifest)
     print_buckets(data.content.report)
+    for warning in data.manifest.get("warnings", []):  # artefacts written before warnings have none
+        errors.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     console.print(f"prepared dataset, bucket report and quarantine: [bold]{data.folder}[/]")
 
 
@@ -101,8 +116,6 @@ data_app = typer.Typer(
 @user_errors
 def data_list() -> None:
     """Every built-in corpus with its cell, licence and hub dataset, and the corpus groups."""
-    from rich.markup import escape
-
     from polyalign.data.corpora import GROUPS, list_recipes
 
     table = Table(title="built-in corpora (`polyalign prepare --corpus NAME`)")
@@ -120,8 +133,6 @@ def data_list() -> None:
 @user_errors
 def data_show(name: Annotated[str, typer.Argument(help="A corpus name from `polyalign data list`.")]) -> None:
     """Everything a corpus recipe says: hub parts, fields, dialogue cutting, drops, splits, assumptions."""
-    from rich.markup import escape
-
     from polyalign.data.corpora import describe_recipe
 
     table = Table(show_header=False)

@@ -20,6 +20,8 @@ class Ledger:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     seen_by_file: Counter[str] = field(default_factory=Counter)
+    merged_turns: int = 0  # kept records in which consecutive turns of one speaker were joined
+    warnings: list[str] = field(default_factory=list)  # what the user should look at, though nothing failed
 
     def see(self, file: str) -> None:
         self.seen += 1
@@ -51,6 +53,7 @@ class Ledger:
             "duplicates": len(self.duplicates),
             "rejected": len(self.rejections),
             "rejected_by_reason": self.rejected_by_reason,
+            "merged_turns": self.merged_turns,
             "in_by_file": dict(sorted(self.seen_by_file.items())),
             "reconciles": self.reconciles,
         }

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from polyalign.data.buckets import PAPER_EDGES
+from polyalign.data.buckets import FAMILIES, PAPER_EDGES, TRACKS
 from polyalign.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+# The split names datasets commonly use for ours; others are mapped with `splits.names`.
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "development": "val",
+    "test": "test",
+    "testing": "test",
+}
 # Optional source fields that mean nothing to the fixture, which labels its own records.
-_NOT_FOR_FIXTURE = ("source", "language", "track", "family", "split", "from_dir")
+_NOT_FOR_FIXTURE = ("source", "language", "track", "family", "split", "from_dir", "encoding")
 INPUT_FORMATS = ("auto", "polyalign", "messages", "sharegpt", "alpaca", "columns")
 
 
@@ -37,6 +51,7 @@ class SourceConfig:
     corpus: str | None = None  # a registered corpus recipe (`polyalign data list`) instead of path/hf
     from_dir: str | None = None  # local copy of a registered corpus, in the hub's file layout
     fixture: int | None = None  # seed of the built-in synthetic corpus (tests, the offline default)
+    encoding: str | None = None  # text encoding of the files (default: UTF-8, with or without a BOM)
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.path, self.hf, self.corpus, self.fixture)) != 1:
@@ -56,6 +71,17 @@ class SourceConfig:
             raise ConfigError(f"source format {self.format!r} is not one of {', '.join(INPUT_FORMATS)}")
         if self.split is not None and self.split not in SPLITS:
             raise ConfigError(f"source split {self.split!r} must be one of {list(SPLITS)}")
+        if self.track is not None and self.track not in TRACKS:
+            raise ConfigError(f"source track {self.track!r} must be one of {list(TRACKS)}")
+        if self.family is not None and self.family not in FAMILIES:
+            raise ConfigError(f"source family {self.family!r} must be one of {list(FAMILIES)}")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ConfigError(
+                    f"source encoding {self.encoding!r} is not a known codec (e.g. utf-8, gb18030, cp1252)"
+                ) from None
 
 
 @dataclass
@@ -67,6 +93,7 @@ class FilterConfig:
     max_conversation_chars: int = 262_144  # longer conversations are rejected as over_long
     mixed_share: float = 0.3  # detection calls a text mixed when its minority script has this share
     min_language_confidence: float = 0.5  # below this the detected language is reported as unknown
+    max_rejected_share: float = 0.05  # prepare warns above this share of rejected input (`strict`: fails)
 
 
 @dataclass
@@ -101,8 +128,12 @@ class SplitConfig:
     min_shared_response_chars: int = 30  # identical responses at least this long join one group
     min_shared_prompt_chars: int = 30  # identical opening user turns at least this long join one group
     min_passage_chars: int = 200  # identical paragraphs at least this long (passages) join one group
+    names: dict[str, str] = field(default_factory=dict)  # the data's split names -> ours, beyond aliases
 
     def __post_init__(self) -> None:
+        wrong = {name: ours for name, ours in self.names.items() if ours not in SPLITS}
+        if wrong:
+            raise ConfigError(f"splits.names must map to one of {list(SPLITS)}; got {wrong}")
         if set(self.ratios) != set(SPLITS) or any(r < 0 for r in self.ratios.values()):
             raise ConfigError(f"splits.ratios needs non-negative train, val and test, got {self.ratios}")
         if abs(sum(self.ratios.values()) - 1.0) > 1e-6:
@@ -119,3 +150,11 @@ class PrepareConfig:
     filters: FilterConfig = field(default_factory=FilterConfig)
     buckets: BucketConfig = field(default_factory=BucketConfig)
     splits: SplitConfig = field(default_factory=SplitConfig)
+    strict: bool = (
+        False  # fail (exit 1) instead of warning when over `filters.max_rejected_share` is rejected
+    )
+
+
+def canonical_split(name: str, names: Mapping[str, str]) -> str | None:
+    """Our split for a split name found in the data (`splits.names` first, then the common aliases)."""
+    return names.get(name) or SPLIT_ALIASES.get(name.lower())

@@ -9,7 +9,7 @@ and reason), `duplicates.jsonl`, `buckets.json` (edges and back-off), `bucket_re
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from polyalign.config import config_hash
 from polyalign.data.accounting import Ledger
 from polyalign.data.bucket_report import BucketReport, build_bucket_report
 from polyalign.data.buckets import (
+    FAMILIES,
     LENGTH_BINS,
     PAPER_EDGES,
     TRACKS,
@@ -34,17 +35,19 @@ from polyalign.data.buckets import (
     plan_back_off,
     track_from_turns,
 )
-from polyalign.data.config import SPLITS, PrepareConfig
+from polyalign.data.config import SPLITS, PrepareConfig, canonical_split
 from polyalign.data.corpora import corpus_identity, iter_corpus
 from polyalign.data.fixture.generator import make_fixture_corpus
-from polyalign.data.language import detect_language
+from polyalign.data.language import Detection, detect_language
 from polyalign.data.normalize import normalize_messages
 from polyalign.data.records import Record, RecordError, read_records, validate_messages, write_records
 from polyalign.data.sources import LoadedItem, Origin, iter_source, resolve_paths
 from polyalign.data.splits import SplitOutcome, assign_splits, dedup_key, find_groups
-from polyalign.errors import ConfigError, PolyAlignError
+from polyalign.errors import ConfigError, NothingUsable, PolyAlignError
 
 STAGE, STAGE_VERSION = "prepare", 1
+TOP_REASONS = 3  # rejection reasons shown, with an example each, when a prepare keeps too little
+LANGUAGE_DISAGREEMENT_SHARE = 0.05  # given languages detection contradicts, above which prepare warns
 SPLIT_FILES = {name: f"{name}.jsonl" for name in SPLITS}
 
 
@@ -89,6 +92,7 @@ def prepare_stage(
     def build(target: Path) -> dict[str, Any]:
         ledger = Ledger()
         records = collect_records(config, ledger, progress)
+        _check_rejections(ledger, config)
         outcome = split_records(records, config)
         edges, back_off = label_buckets(records, config)
         if not ledger.reconciles:
@@ -109,6 +113,7 @@ def prepare_stage(
         return {
             "inputs": inputs,
             "counts": {**ledger.counts(), "kept_by_split": {k: len(v) for k, v in by_split.items()}},
+            "warnings": ledger.warnings,
             "groups": {
                 "total": outcome.groups_total,
                 "crossing_existing_splits": outcome.groups_crossing_existing,
@@ -121,8 +126,55 @@ def prepare_stage(
     )
 
 
+def _check_rejections(ledger: Ledger, config: PrepareConfig) -> None:
+    """Nothing kept, or (`strict`) too much rejected, fails before anything is written; else a warning."""
+    counts = ledger.counts()
+    if counts["in"] == 0:
+        raise NothingUsable("prepare read no records: the input files are empty (or hold only blank lines)")
+    share = counts["rejected"] / counts["in"]
+    limit = config.filters.max_rejected_share
+    summary = (
+        f"{counts['kept']} of {counts['in']} input records kept ({counts['duplicates']} duplicates, "
+        f"{counts['rejected']} rejected, {share:.0%})"
+    )
+    if counts["kept"] == 0:
+        raise NothingUsable(
+            f"prepare kept nothing: {summary}.\n{_top_reasons(ledger)}\n"
+            "Each example says what to change: fix the inputs or the source settings and rerun."
+        )
+    if share > limit:
+        message = f"{summary}, more than filters.max_rejected_share = {limit:.0%}.\n{_top_reasons(ledger)}"
+        if config.strict:
+            raise NothingUsable(
+                f"{message}\nFix the inputs, or run without --strict (`strict: false`) to keep the rest "
+                "and list every rejection in quarantine.jsonl."
+            )
+        ledger.warnings.append(f"{message}\nEvery rejection is listed in quarantine.jsonl.")
+
+
+def _top_reasons(ledger: Ledger) -> str:
+    """The most common rejection reasons with their counts and the first example of each."""
+    first: dict[str, dict[str, Any]] = {}
+    for rejection in ledger.rejections:
+        first.setdefault(rejection["reason"], rejection)
+    by_count = Counter(ledger.rejected_by_reason).most_common(TOP_REASONS)
+    lines = [
+        f"  {reason} × {n}, e.g. {first[reason]['file']}:{first[reason]['line']}: {first[reason]['detail']}"
+        for reason, n in by_count
+    ]
+    return "top rejection reasons:\n" + "\n".join(lines)
+
+
 def _check_sources(config: PrepareConfig) -> None:
-    """At least one source, and at most one fixture (its input identity is named `fixture`)."""
+    """At least one source, at most one fixture (its input identity is named `fixture`), and languages
+    the filters keep: checked before any reading, so a typo costs no time."""
+    languages = config.filters.languages
+    for source in config.sources:
+        if source.language is not None and source.language.lower() not in languages:
+            raise ConfigError(
+                f"source language {source.language!r} is not one of filters.languages {languages}: "
+                "use one of those, or add it to `filters.languages`"
+            )
     if sum(source.fixture is not None for source in config.sources) > 1:
         raise ConfigError("prepare.sources holds more than one fixture source: keep one")
     if not config.sources:
@@ -154,6 +206,7 @@ def collect_records(config: PrepareConfig, ledger: Ledger, progress: bool = True
     """Load, normalise, check and deduplicate every input; each input item is accounted for in `ledger`."""
     records = _drop_duplicates(_admit_all(_iter_inputs(config), config, ledger, progress), ledger)
     ledger.kept = len(records)
+    ledger.merged_turns = sum(1 for record in records if record.meta.get("merged_turns"))
     return records
 
 
@@ -207,17 +260,91 @@ def _admit_all(
     items: Iterable[LoadedItem], config: PrepareConfig, ledger: Ledger, progress: bool
 ) -> list[tuple[Record, Origin]]:
     kept = []
+    splits = _SplitNames(config)
+    languages = _LanguageCheck(config)
     for item in tqdm(items, desc="prepare", unit=" rec", disable=None if progress else True):
         ledger.see(item.origin.file)
         try:
             if item.error is not None:
                 raise item.error
-            kept.append((admit(item.record, config), item.origin))  # type: ignore[arg-type]
+            record: Record = item.record  # type: ignore[assignment]
+            given_language = record.language
+            kept.append((admit(record, config), item.origin))
         except RecordError as error:
             raw = item.raw or json.dumps(item.record.to_dict() if item.record else {}, ensure_ascii=False)
-            record_id = item.record.id if item.record else None
+            record_id = item.record.id if item.record else item.record_id
             ledger.reject(item.origin.file, item.origin.line, error.reason, error.detail, raw, record_id)
+            continue
+        splits.resolve(record)
+        if given_language is not None:
+            languages.check(record, item.origin)
+    ledger.warnings += splits.finish() + languages.finish()
     return kept
+
+
+class _SplitNames:
+    """Maps the split names found in the data to ours (`splits.names`, then the aliases).
+
+    Other names are an error when existing splits are respected (the message shows the mapping that
+    fixes it); otherwise they are dropped with a notice and the splitter places those records.
+    """
+
+    def __init__(self, config: PrepareConfig) -> None:
+        self.config = config.splits
+        self.unknown: Counter[str] = Counter()
+
+    def resolve(self, record: Record) -> None:
+        if record.split is None:
+            return
+        ours = canonical_split(record.split, self.config.names)
+        if ours is None:
+            self.unknown[record.split] += 1
+        record.split = ours
+
+    def finish(self) -> list[str]:
+        if not self.unknown:
+            return []
+        ordered = sorted(self.unknown.items(), key=lambda item: (-item[1], item[0]))
+        found = ", ".join(f"{name!r} × {n}" for name, n in ordered)
+        if not self.config.respect_existing:
+            return [f"split names {found} are not ours (ignored: splits.respect_existing is false)"]
+        mapping = "\n".join(f"      {name}: val" for name in sorted(self.unknown))
+        raise ConfigError(
+            f"records name splits that are not {list(SPLITS)} nor an alias of one: {found}. "
+            f"Map each to train, val or test in the config:\nprepare:\n  splits:\n    names:\n{mapping}\n"
+            "(or set `splits.respect_existing: false` to split those records afresh)"
+        )
+
+
+class _LanguageCheck:
+    """Counts records whose given language offline detection confidently contradicts."""
+
+    def __init__(self, config: PrepareConfig) -> None:
+        self.config = config
+        self.given = 0
+        self.disagree: Counter[tuple[str, str]] = Counter()
+        self.example: dict[tuple[str, str], Origin] = {}
+
+    def check(self, record: Record, origin: Origin) -> None:
+        self.given += 1
+        detection = _detect(record, self.config)
+        if detection.language is not None and detection.language != record.language:
+            pair = (str(record.language), detection.language)
+            self.disagree[pair] += 1
+            self.example.setdefault(pair, origin)
+
+    def finish(self) -> list[str]:
+        total = sum(self.disagree.values())
+        if total <= LANGUAGE_DISAGREEMENT_SHARE * self.given:
+            return []
+        pairs = ", ".join(
+            f"given {given}, detected {detected} × {n} (e.g. {self.example[(given, detected)]})"
+            for (given, detected), n in self.disagree.most_common(TOP_REASONS)
+        )
+        return [
+            f"{total} of {self.given} records with a given language read as another: {pairs}. "
+            "Check the `language` of those sources (`--language`), or leave it out to detect it"
+        ]
 
 
 def admit(record: Record, config: PrepareConfig) -> Record:
@@ -247,8 +374,8 @@ def admit(record: Record, config: PrepareConfig) -> Record:
     if family is None:
         raise RecordError(
             "missing_family",
-            f"no family for source {record.source!r}: give `family` in the record or the source config, "
-            "or map the source in `buckets.families`",
+            f"no family for source {record.source!r}: give `family` (one of {list(FAMILIES)}) in the "
+            "record or the source config (`--family`), or map the source in `buckets.families`",
         )
     record.family = config.buckets.coarsen.get(family, family)
     record.length_units = length_units(record.response)
@@ -258,12 +385,7 @@ def admit(record: Record, config: PrepareConfig) -> Record:
 def _label_language(record: Record, config: PrepareConfig) -> None:
     filters = config.filters
     if record.language is None:
-        last_user = next(m.content for m in reversed(record.messages) if m.role == "user")
-        detection = detect_language(
-            last_user + "\n" + record.response,
-            mixed_share=filters.mixed_share,
-            min_confidence=filters.min_language_confidence,
-        )
+        detection = _detect(record, config)
         if detection.language is None:
             raise RecordError(
                 f"{detection.status}_language",
@@ -278,6 +400,16 @@ def _label_language(record: Record, config: PrepareConfig) -> None:
             "unsupported_language",
             f"language {record.language!r} is not in filters.languages {filters.languages}",
         )
+
+
+def _detect(record: Record, config: PrepareConfig) -> Detection:
+    """Offline language detection on the last user turn and the response."""
+    last_user = next(m.content for m in reversed(record.messages) if m.role == "user")
+    return detect_language(
+        last_user + "\n" + record.response,
+        mixed_share=config.filters.mixed_share,
+        min_confidence=config.filters.min_language_confidence,
+    )
 
 
 def _drop_duplicates(records: list[tuple[Record, Origin]], ledger: Ledger) -> list[Record]:

@@ -2,20 +2,23 @@
 
 Shapes: the project schema (`polyalign`), chat `messages`, ShareGPT (`conversations` of from/value),
 Alpaca (`instruction`, `input`, `output`, `history`), and `columns` (a mapping from record fields to the
-columns of any Hugging Face `datasets` dataset). Loaders never drop anything: each input line or row
-yields exactly one item, which `prepare` accounts for. Reads: JSONL files and `datasets` datasets.
+columns of any Hugging Face `datasets` dataset or table file). Loaders never drop anything: each input
+line or row yields exactly one item, which `prepare` accounts for. Reads: JSONL files (UTF-8 with or
+without a BOM, or a source's `encoding`), `.json` files holding an array, CSV/TSV/Parquet tables, and
+`datasets` datasets. Split names are kept as found; `prepare` maps them (`splits.names`, aliases).
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from polyalign.data.config import SourceConfig
+from polyalign.data.config import SPLIT_ALIASES, SourceConfig
 from polyalign.data.records import Message, Record, RecordError, parse_messages, validate_messages
 from polyalign.errors import InputError
 
@@ -45,14 +48,9 @@ COLUMN_FIELDS = (
     "split",
     "group",
 )
-SPLIT_ALIASES = {
-    "train": "train",
-    "validation": "val",
-    "valid": "val",
-    "dev": "val",
-    "val": "val",
-    "test": "test",
-}
+JSONL_SUFFIXES = (".jsonl", ".json")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+UTF8_BOM = codecs.BOM_UTF8
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +70,23 @@ class LoadedItem:
     record: Record | None
     error: RecordError | None
     raw: str  # the input as read, kept for the quarantine file
+    record_id: str | None = None  # the input's own id when it has one but cannot become a record
 
 
 def iter_source(source: SourceConfig) -> Iterator[LoadedItem]:
-    """Every item of one JSONL (`path`) or `datasets` (`hf`) source, in input order.
+    """Every item of one file (`path`) or `datasets` (`hf`) source, in input order.
 
     Registered corpora are read by `polyalign.data.corpora`, which builds on this module; `prepare`
     dispatches each source to its reader, so this module never imports the corpora.
     """
     if source.path is not None:
         for path in resolve_paths(source.path):
-            yield from _iter_jsonl(path, source)
+            if path.suffix.lower() in TABLE_SUFFIXES:
+                yield from _iter_table(path, source)
+            elif path.suffix.lower() == ".json" and _starts_array(path):
+                yield from _iter_json_array(path, source)
+            else:
+                yield from _iter_jsonl(path, source)
     elif source.hf is not None:
         yield from _iter_hf(source)
     else:
@@ -90,68 +94,221 @@ def iter_source(source: SourceConfig) -> Iterator[LoadedItem]:
 
 
 def resolve_paths(spec: str) -> list[Path]:
-    """A file, a directory (its *.jsonl files) or a glob, sorted; an error if nothing matches."""
+    """A file, a directory (its input files, by suffix) or a glob, sorted; an error if nothing matches."""
     path = Path(spec).expanduser()
     if path.is_file():
         return [path]
+    suffixes = (*JSONL_SUFFIXES, *TABLE_SUFFIXES)
     if path.is_dir():
-        files = sorted(path.glob("*.jsonl"))
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     else:
         files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
     if not files:
-        raise InputError(f"no input files match {spec!r}: give a JSONL file, a folder of *.jsonl, or a glob")
+        raise InputError(
+            f"no input files match {spec!r}: give a file, a folder of {'/'.join(suffixes)} files, or a glob"
+        )
     return files
 
 
-def _iter_jsonl(path: Path, source: SourceConfig) -> Iterator[LoadedItem]:
+def _open(path: Path) -> BinaryIO:
     try:
-        handle = path.open("rb")
+        return path.open("rb")
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from error
-    with handle:
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    return encoding is None or codecs.lookup(encoding).name == "utf-8"
+
+
+def _item(obj: Any, source: SourceConfig, origin: Origin, raw: str) -> LoadedItem:
+    """One parsed input object as a record, or as a rejection that keeps the raw input and its id."""
+    try:
+        return LoadedItem(origin, to_record(obj, source, origin), None, "")
+    except RecordError as error:
+        return LoadedItem(origin, None, error, raw, _own_id(obj))
+
+
+def _own_id(obj: Any) -> str | None:
+    """The id an input object carries, for the quarantine row of an object that is not a record."""
+    value = obj.get("id") if isinstance(obj, dict) else None
+    if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+        return str(value)
+    return None
+
+
+def _iter_jsonl(path: Path, source: SourceConfig) -> Iterator[LoadedItem]:
+    with _open(path) as handle:
         for line_no, raw_bytes in enumerate(handle, start=1):
             origin = Origin(str(path), line_no)
+            if line_no == 1 and raw_bytes.startswith(UTF8_BOM) and _is_utf8(source.encoding):
+                raw_bytes = raw_bytes[len(UTF8_BOM) :]  # an editor's byte-order mark, not content
             if not raw_bytes.strip():
                 continue  # blank lines hold no record
             try:
-                obj = _decode_line(raw_bytes)
-                record = to_record(obj, source, origin)
+                obj, text = _decode_line(raw_bytes, source.encoding)
             except RecordError as error:
-                yield LoadedItem(origin, None, error, raw_bytes.decode("utf-8", "replace"))
+                yield LoadedItem(origin, None, error, raw_bytes.decode(source.encoding or "utf-8", "replace"))
                 continue
-            yield LoadedItem(origin, record, None, "")
+            yield _item(obj, source, origin, text)
 
 
-def _decode_line(raw_bytes: bytes) -> Any:
+def _decode_line(raw_bytes: bytes, encoding: str | None = None) -> tuple[Any, str]:
+    """The parsed JSON value of one line, and the line's text."""
     if b"\x00" in raw_bytes:
         raise RecordError("binary_data", "the line contains NUL bytes (binary data, not JSON text)")
+    text = _decode(raw_bytes.rstrip(b"\r\n"), encoding, "line")
     try:
-        text = raw_bytes.rstrip(b"\r\n").decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.reason == "unexpected end of data":  # cut inside a multi-byte character
-            raise RecordError(
-                "unparsable_json", "the line ends inside a UTF-8 character (truncated line?)"
-            ) from None
-        raise RecordError("invalid_utf8", f"byte {error.start} is not UTF-8: {error.reason}") from None
-    try:
-        return json.loads(text)
+        return json.loads(text), text
     except json.JSONDecodeError as error:
-        raise RecordError(
-            "unparsable_json", f"{error.msg} at column {error.colno} (truncated or corrupted line?)"
-        ) from None
+        raise RecordError("unparsable_json", f"{_json_error(error)} (truncated or corrupted line?)") from None
+
+
+def _decode(raw_bytes: bytes, encoding: str | None, what: str) -> str:
+    try:
+        return raw_bytes.decode(encoding or "utf-8")
+    except UnicodeDecodeError as error:
+        raise _decode_error(error, raw_bytes, encoding, what) from None
+
+
+def _decode_error(
+    error: UnicodeDecodeError, raw_bytes: bytes, encoding: str | None, what: str
+) -> RecordError:
+    """Bytes that are not UTF-8 get a hint naming the encoding they look like."""
+    if not _is_utf8(encoding):
+        return RecordError("invalid_encoding", f"byte {error.start} is not {encoding}: {error.reason}")
+    if error.reason == "unexpected end of data":  # cut inside a multi-byte character
+        return RecordError("unparsable_json", f"the {what} ends inside a UTF-8 character (truncated {what}?)")
+    return RecordError(
+        "invalid_utf8", f"byte {error.start} is not UTF-8 ({error.reason}); {encoding_hint(raw_bytes)}"
+    )
+
+
+def encoding_hint(raw_bytes: bytes) -> str:
+    """What to set for bytes that are not UTF-8: GB18030 when the high bytes come in pairs (Chinese),
+    Windows-1252 when they stand alone between ASCII letters (accented Latin text)."""
+    high = {i for i, byte in enumerate(raw_bytes) if byte >= 0x80}
+    paired = sum(1 for i in high if i - 1 in high or i + 1 in high)
+    candidates = ("gb18030", "cp1252") if paired >= len(high) / 2 else ("cp1252", "gb18030")
+    for candidate in candidates:
+        try:
+            raw_bytes.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        name = {"gb18030": "GB18030", "cp1252": "Windows-1252"}[candidate]
+        return f"looks like {name}: set `encoding: {candidate}` on this source (`--encoding {candidate}`)"
+    return "set `encoding:` on this source (`--encoding`) to the file's encoding"
+
+
+def _json_error(error: json.JSONDecodeError) -> str:
+    """json's message with its position ("Unterminated string starting at" ends waiting for one)."""
+    message = error.msg.removesuffix(" at")
+    hint = " (a raw tab or newline inside a string: write it as \\t or \\n)" if "control" in message else ""
+    where = f"line {error.lineno} column {error.colno}" if error.lineno > 1 else f"column {error.colno}"
+    return f"{message} at {where}{hint}"
+
+
+def _starts_array(path: Path) -> bool:
+    """A `.json` file whose first character is `[` holds one JSON array (the usual Alpaca layout)."""
+    with _open(path) as handle:
+        head = handle.read(4096).removeprefix(UTF8_BOM).lstrip()
+    return head.startswith(b"[")
+
+
+def _iter_json_array(path: Path, source: SourceConfig) -> Iterator[LoadedItem]:
+    """Each element of the file's array is one item, located at the line where it starts."""
+    with _open(path) as handle:
+        data = handle.read()
+    if _is_utf8(source.encoding):
+        data = data.removeprefix(UTF8_BOM)
+    try:
+        text = data.decode(source.encoding or "utf-8")
+    except UnicodeDecodeError as error:
+        origin = Origin(str(path), data.count(b"\n", 0, error.start) + 1)
+        yield LoadedItem(origin, None, _decode_error(error, data, source.encoding, "file"), "")
+        return
+    decoder = json.JSONDecoder()
+    pos, line, counted = _skip_space(text, text.index("[") + 1), 1, 0
+    if text[pos : pos + 1] == "]":
+        return
+    while True:
+        line += text.count("\n", counted, pos)
+        counted = pos
+        origin = Origin(str(path), line)
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as error:
+            detail = f"{_json_error(error)}; the array cannot be read on from line {line}"
+            yield LoadedItem(origin, None, RecordError("unparsable_json", detail), text[pos : pos + 2000])
+            return
+        yield _item(obj, source, origin, text[pos:end])
+        pos = _skip_space(text, end)
+        if text[pos : pos + 1] == ",":
+            pos = _skip_space(text, pos + 1)
+            continue
+        if text[pos : pos + 1] == "]" and not text[pos + 1 :].strip():
+            return
+        line += text.count("\n", counted, pos)
+        counted = pos
+        detail = f"expected ',' or the closing ']' of the array at line {line}; the rest cannot be read"
+        yield LoadedItem(
+            Origin(str(path), line), None, RecordError("unparsable_json", detail), text[pos : pos + 2000]
+        )
+        return
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _iter_table(path: Path, source: SourceConfig) -> Iterator[LoadedItem]:
+    """Rows of a CSV, TSV or Parquet file, read like a `datasets` dataset's (`columns:` or the shape)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (pa.ArrowException, OSError) as error:
+            raise InputError(f"cannot read {path} as Parquet: {error}") from error
+        first_line = 1  # Parquet has no lines: the origin is the 1-based row
+    else:
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(
+                path,
+                sep="\t" if suffix == ".tsv" else ",",
+                dtype=str,
+                keep_default_na=False,
+                encoding=source.encoding or "utf-8-sig",
+            )
+        except UnicodeDecodeError as error:
+            hint = encoding_hint(path.read_bytes()) if _is_utf8(source.encoding) else ""
+            raise InputError(f"cannot read {path}: {error.reason} at byte {error.start}; {hint}") from error
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as error:
+            raise InputError(f"cannot read {path} as {suffix[1:].upper()}: {error}") from error
+        rows = frame.to_dict("records")
+        first_line = 2  # after the header line (a quoted cell holding newlines shifts the lines below it)
+    for number, row in enumerate(rows, start=first_line):
+        yield _item(row, source, Origin(str(path), number), json.dumps(row, ensure_ascii=False, default=str))
 
 
 def _iter_hf(source: SourceConfig) -> Iterator[LoadedItem]:
     name = source.hf or ""
     for split_name, dataset in _load_hf(source).items():
         file = f"{name}[{split_name}]"
-        split = source.split or SPLIT_ALIASES.get(split_name)
+        split = source.split or SPLIT_ALIASES.get(split_name.lower())  # others: the splitter's
         for row_no, row in enumerate(dataset):
             origin = Origin(file, row_no)
             try:
                 record = to_record(dict(row), source, origin, dataset_split=split)
             except RecordError as error:
-                yield LoadedItem(origin, None, error, json.dumps(row, ensure_ascii=False, default=str)[:4000])
+                raw = json.dumps(row, ensure_ascii=False, default=str)[:4000]
+                yield LoadedItem(origin, None, error, raw, _own_id(row))
                 continue
             yield LoadedItem(origin, record, None, "")
 
@@ -228,18 +385,14 @@ def _apply_defaults(
     record.track = record.track or source.track
     record.family = record.family or source.family
     existing = source.split or record.split or record.meta.get("split") or dataset_split
-    if existing is not None:
-        if str(existing) not in SPLIT_ALIASES:
-            raise RecordError(
-                "schema", f"split {existing!r} is not one of train, val (validation, dev) or test"
-            )
-        record.split = SPLIT_ALIASES[str(existing)]
+    record.split = None if existing is None else str(existing)  # as found: prepare maps the name
     record.meta["input"] = str(origin)
     return record
 
 
 def _new_record(obj: Mapping[str, Any], turns: list[Message], **fields: Any) -> Record:
-    """A record from loosely shaped turns: consecutive turns of one speaker are joined with a newline."""
+    """A record from loosely shaped turns: consecutive turns of one speaker are joined with a newline,
+    and `meta.merged_turns` says how many were joined."""
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError("schema", "'meta' must be an object")
@@ -249,6 +402,8 @@ def _new_record(obj: Mapping[str, Any], turns: list[Message], **fields: Any) -> 
             merged[-1] = Message(turn.role, merged[-1].content + "\n" + turn.content)
         else:
             merged.append(turn)
+    if len(merged) < len(turns):
+        meta = {**meta, "merged_turns": len(turns) - len(merged)}  # counted in prepare's accounting
     record = Record(
         id=_optional_str(obj.get("id"), "id") or "",
         source=_optional_str(obj.get("source"), "source") or "unknown",
