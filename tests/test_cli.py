@@ -106,6 +106,20 @@ def test_fixture_command(tmp_path: Path) -> None:
     assert (tmp_path / "f.jsonl").stat().st_size > 0
 
 
+def test_a_named_output_file_is_never_overwritten_silently(tmp_path: Path) -> None:
+    """`fixture OUT` and `reference score -o OUT` refuse an existing file unless --force; a path under a
+    file is one clear error, not a traceback."""
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("my notes\n", encoding="utf-8")
+    refused = runner.invoke(app, ["fixture", str(mine)])
+    assert refused.exit_code == 2 and "exists" in refused.output and "--force" in refused.output
+    assert mine.read_text(encoding="utf-8") == "my notes\n"
+    under_a_file = runner.invoke(app, ["fixture", str(mine / "f.jsonl")])
+    assert under_a_file.exit_code == 2 and "Traceback" not in under_a_file.output
+    forced = runner.invoke(app, ["fixture", str(mine), "--force"])
+    assert forced.exit_code == 0 and mine.stat().st_size > 100
+
+
 def test_reference_build_score_and_critic(tmp_path: Path, artifact_home: Path) -> None:
     prepared, reference = tmp_path / "prep", tmp_path / "ref"
     assert runner.invoke(app, ["prepare", "--fixture", "0", "-o", str(prepared)]).exit_code == 0

@@ -42,3 +42,19 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
 def load_config(path: Path | None) -> RunConfig:
     """Defaults, then the YAML file when one is given (flags are applied by each command)."""
     return load_yaml_config(RunConfig, path) if path else RunConfig()
+
+
+def new_file(path: Path, force: bool) -> Path:
+    """An output file a command may write: refused when it exists (unless `--force`) or cannot be made.
+
+    Whatever is at a user-named path was not written by PolyAlign, so it is never overwritten silently.
+    """
+    if path.is_dir():
+        raise PolyAlignError(f"{path} is a folder: give a file name to write")
+    if path.exists() and not force:
+        raise PolyAlignError(f"{path} exists: choose another file, or pass --force to overwrite it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PolyAlignError(f"cannot create the folder of {path}: {error.strerror}") from None
+    return path

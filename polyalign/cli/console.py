@@ -178,6 +178,7 @@ def _prepare_lines(artifact: Any) -> list[str]:
     reasons = sorted(counts["rejected_by_reason"].items(), key=lambda item: -item[1])[:3]
     if reasons:
         lines.append("top rejections: " + ", ".join(f"{r} {n}" for r, n in reasons) + " (quarantine.jsonl)")
+    lines += [f"[yellow]warning:[/] {w}" for w in artifact.manifest.get("warnings", [])]
     return lines
 
 

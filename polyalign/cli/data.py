@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
+from polyalign.cli.common import ConfigOption, OutOption, load_config, new_file, user_errors
 from polyalign.cli.console import console, errors, print_buckets, print_key, print_summary
 from polyalign.data.config import SourceConfig
 
@@ -88,11 +88,12 @@ def prepare(
 def fixture(
     out: Annotated[Path, typer.Argument(help="JSONL file to write.")],
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite the file if it exists.")] = False,
 ) -> None:
     """Write the synthetic bilingual fixture corpus (generated, not real data) as JSONL."""
     from polyalign.data.fixture.generator import write_fixture_corpus
 
-    count = write_fixture_corpus(out, seed=seed)
+    count = write_fixture_corpus(new_file(out, force), seed=seed)
     console.print(f"wrote {count} synthetic records to {out}")
 
 

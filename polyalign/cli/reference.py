@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
+from polyalign.cli.common import ConfigOption, OutOption, load_config, new_file, user_errors
 from polyalign.cli.console import console, print_key, print_reference, print_support_distances
 
 reference_app = typer.Typer(help="Human reference distributions per bucket and the support distance d(y, b).")
@@ -59,12 +59,13 @@ def reference_score(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="JSONL of id, bucket, reference, d.")
     ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Score responses (human or model) with the support distance d(y, b) against their bucket."""
     from polyalign.reference.scoring import read_scoring_input, score_file_rows
 
     rows = read_scoring_input(responses)
-    scored = score_file_rows(reference, rows, out)
+    scored = score_file_rows(reference, rows, new_file(out, force) if out else None)
     print_support_distances(scored, responses.name)
     if out:
         console.print(f"per-response distances: [bold]{out}[/]")
