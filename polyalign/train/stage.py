@@ -132,7 +132,7 @@ def _train(
     if not resume:
         shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     checkpoint = _last_checkpoint(folder / CHECKPOINTS)
-    resumed_at = int(checkpoint.name.split("-")[-1]) if checkpoint else 0
+    resumed_at = checkpoint_step(checkpoint) if checkpoint else 0
     trainer.add_callback(TrainLog(folder / TRAIN_LOG, resumed_at))
     if not verbose:
         quiet_progress(trainer)
@@ -285,7 +285,12 @@ def _last_checkpoint(folder: Path) -> Path | None:
         for p in folder.glob("checkpoint-*")
         if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
     ]
-    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    return max(checkpoints, key=checkpoint_step, default=None)
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The global step a trainer checkpoint folder (`checkpoint-<step>`) was saved at."""
+    return int(checkpoint.name.split("-")[-1])
 
 
 def _save(trainer: Any, tokenizer: Any, config: TrainConfig, args: Any, folder: Path, summary: dict) -> None:
