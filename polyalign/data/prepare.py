@@ -324,12 +324,18 @@ class _LanguageCheck:
         self.given = 0
         self.disagree: Counter[tuple[str, str]] = Counter()
         self.example: dict[tuple[str, str], Origin] = {}
+        self.detected: dict[tuple[str, str], str | None] = {}  # by (last user turn, response)
 
     def check(self, record: Record, origin: Origin) -> None:
+        """Detection runs once per distinct text: repeated records (duplicates) cost a lookup."""
         self.given += 1
-        detection = _detect(record, self.config)
-        if detection.language is not None and detection.language != record.language:
-            pair = (str(record.language), detection.language)
+        last_user = next(m.content for m in reversed(record.messages) if m.role == "user")
+        text = (last_user, record.response)
+        if text not in self.detected:
+            self.detected[text] = _detect(record, self.config).language
+        detected = self.detected[text]
+        if detected is not None and detected != record.language:
+            pair = (str(record.language), detected)
             self.disagree[pair] += 1
             self.example.setdefault(pair, origin)
 
