@@ -24,7 +24,7 @@ from polyalign.errors import ConfigError
 from polyalign.evaluate.config import EvalConfig, JudgeConfig
 from polyalign.generate.config import GenerateConfig
 from polyalign.reference.config import ReferenceConfig
-from polyalign.train.config import TrainConfig
+from polyalign.train.config import PreferenceConfig, TrainConfig
 
 T = TypeVar("T")
 
@@ -36,6 +36,7 @@ class RunConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    preference: PreferenceConfig = field(default_factory=PreferenceConfig)  # DPO, DPO + anchor, HDPO
     generate: GenerateConfig = field(default_factory=GenerateConfig)  # shared by every compared method
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)

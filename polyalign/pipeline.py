@@ -60,6 +60,53 @@ def prepare_and_reference(
 
 
 @dataclass
+class PreferenceRun:
+    prepared: Artifact[PreparedData]
+    reference: ReferenceArtifact
+    policy: Artifact[dict[str, Any]]  # the start policy (SFT or Bucket-SFT)
+    pairs: Artifact[Any]
+    model: Artifact[dict[str, Any]]
+
+
+def preference_run(
+    config: RunConfig,
+    *,
+    root: Path,
+    out: Path | None = None,
+    force: bool = False,
+    resume: bool = True,
+    verbose: bool = False,
+    reporter: StageReporter | None = None,
+) -> PreferenceRun:
+    """prepare → reference → the start policy (`preference.start_method`) → pairs sampled from it →
+    DPO, DPO + anchor or HDPO (`preference.method`, into `out` if given), each stage reused when its
+    artefact is complete."""
+    from polyalign.train.pairs import pairs_stage
+    from polyalign.train.preference import preference_stage
+    from polyalign.train.stage import train_stage
+
+    reporter = reporter or _Silent()
+    method = config.preference.method
+    prepared, reference = prepare_and_reference(config, root=root, force=force, reporter=reporter)
+    start = dataclasses.replace(config.train, method=config.preference.start_method)
+    reporter.start("train", start.method)
+    policy = train_stage(
+        prepared, reference, start, root=root, resume=resume and not force, force=force, verbose=verbose
+    )
+    reporter.done("train", policy, start.method)
+    reporter.start("pairs", method)
+    pairs = pairs_stage(prepared, reference, policy, config.pairs, root=root, force=force)
+    reporter.done("pairs", pairs, method)
+    reporter.start("preference", method)
+    model = preference_stage(
+        pairs, policy, reference, config.preference, root=root, out=out, resume=resume and not force,
+        force=force, verbose=verbose,
+    )  # fmt: skip
+    reporter.done("preference", model, method)
+    return PreferenceRun(prepared, reference, policy, pairs, model)
+
+
+@dataclass
 class FullRun:
     prepared: Artifact[PreparedData]
     reference: ReferenceArtifact

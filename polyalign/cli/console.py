@@ -86,6 +86,23 @@ def print_training_summary(summary: dict[str, Any]) -> None:
         console.print(f"[yellow]dropped by truncation (max_length):[/] {summary['dropped_by_truncation']}")
 
 
+def print_preference_summary(summary: dict[str, Any]) -> None:
+    """Each loss term, the margins and the reward accuracies as last logged."""
+    terms = ", ".join(f"{k} {v:g}" for k, v in summary["coefficients"].items())
+    table = Table(
+        title=f"{summary['method']} from {summary['start_method']}: {summary['global_step']} steps, "
+        f"{summary['examples']} pairs ({'weighted' if summary['weighted'] else 'w = 1'}), beta "
+        f"{summary['beta']:g}, {terms}; loss over the run {summary['train_loss']:.4f}"
+    )
+    table.add_column("last logged", no_wrap=True)
+    table.add_column("value", justify="right")
+    for name, value in summary["final_logs"].items():
+        table.add_row(name, f"{value:.4g}")
+    console.print(table)
+    if summary["dropped_by_truncation"]:
+        console.print(f"[yellow]dropped by truncation (max_length):[/] {summary['dropped_by_truncation']}")
+
+
 def print_results(results: dict[str, Any]) -> None:
     counts = results["counts"]
     table = Table(title=f"{results['run']}: {counts['evaluated']} of {counts['records']} test records")

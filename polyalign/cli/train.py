@@ -1,4 +1,4 @@
-"""`polyalign train sft`: SFT or Bucket-SFT on the prepared train split."""
+"""`polyalign train sft`: SFT or Bucket-SFT; `polyalign train pref`: DPO, DPO + anchor or HDPO."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
-from polyalign.cli.console import console, print_key, print_training_summary
+from polyalign.cli.console import console, print_key, print_preference_summary, print_training_summary
 
-train_app = typer.Typer(help="Training: Bucket-Aware SFT and the plain SFT baseline.", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Training: Bucket-Aware SFT and plain SFT; HDPO and the DPO baselines.", no_args_is_help=True
+)
 
 
 @train_app.command("sft")
@@ -47,3 +49,38 @@ def train_sft(
         console.print("[dim]reused the complete model folder with this key (--force to train again)[/]")
     print_training_summary(artifact.content)
     console.print(f"model, tokenizer, config and training summary: [bold]{artifact.folder}[/]")
+
+
+@train_app.command("pref")
+@user_errors
+def train_pref(
+    config: ConfigOption = None,
+    method: Annotated[
+        str | None,
+        typer.Option(help="dpo | dpo_anchor | hdpo (overrides preference.method; default hdpo)."),
+    ] = None,
+    out: OutOption = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the last checkpoint of the output folder.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Rebuild every stage (start policy, pairs, this model) even if complete.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every trainer log dict.")] = False,
+) -> None:
+    """DPO, DPO + anchor or HDPO (METHOD.md §5). Builds or reuses, in order: prepare, references, the start
+    policy (plain SFT for dpo, Bucket-SFT otherwise; `preference.start`), and the pairs sampled from it."""
+    import dataclasses
+
+    from polyalign.config import artifact_root
+    from polyalign.pipeline import preference_run
+
+    cfg = load_config(config)
+    if method is not None:
+        cfg.preference = dataclasses.replace(cfg.preference, method=method)  # re-validated
+    result = preference_run(cfg, root=artifact_root(), out=out, force=force, resume=resume, verbose=verbose)
+    print_key("train", result.policy.key, result.policy.reused)
+    print_key("pairs", result.pairs.key, result.pairs.reused)
+    print_key("preference", result.model.key, result.model.reused)
+    print_preference_summary(result.model.content)
+    console.print(f"model, tokenizer, config and training summary: [bold]{result.model.folder}[/]")

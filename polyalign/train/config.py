@@ -87,3 +87,84 @@ class TrainConfig:
     @property
     def use_profile(self) -> bool:
         return self.method == "bucket_sft" if self.profile is None else self.profile
+
+
+PREFERENCE_METHODS = ("dpo", "dpo_anchor", "hdpo")
+REFERENCE_MODES = ("cached", "model")
+# What each preference method is (METHOD.md §5): the terms it keeps, whether pair weights count, and the
+# start policy its pairs are sampled from. Coefficients left unset take the paper's defaults where kept.
+PREFERENCE_PRESETS: dict[str, dict[str, Any]] = {
+    "dpo": {"terms": (), "weighted": False, "start": "sft"},
+    "dpo_anchor": {"terms": ("gamma",), "weighted": False, "start": "bucket_sft"},
+    "hdpo": {"terms": ("lambda_sup", "gamma", "lambda_online"), "weighted": True, "start": "bucket_sft"},
+}
+PAPER_COEFFICIENTS = {"lambda_sup": 0.1, "gamma": 0.05, "lambda_online": 0.05}
+
+
+@dataclass
+class PreferenceConfig:
+    """DPO, DPO + anchor or HDPO on preference pairs (METHOD.md §5): the `preference:` section.
+
+    All three run the same trainer: `dpo` is sigmoid DPO (no extra terms, pair weights 1, pairs from plain
+    SFT); `dpo_anchor` adds only the NLL anchor on the human response, the ablation that shows whether
+    HDPO is more than DPO with an SFT term; `hdpo` adds the support term, the anchor, the on-policy term
+    and the pair weights. A coefficient set for a term its method does not have is an error.
+    """
+
+    method: str = "hdpo"  # dpo | dpo_anchor | hdpo
+    start: str | None = None  # SFT method of the start policy; None: sft for dpo, bucket_sft otherwise
+    beta: float = 0.1
+    lambda_sup: float | None = None  # support term; None: 0.1 for hdpo
+    gamma: float | None = None  # NLL anchor on the human response; None: 0.05 for dpo_anchor and hdpo
+    lambda_online: float | None = None  # on-policy REINFORCE term; None: 0.05 for hdpo
+    online_interval: int = 10  # optimiser steps between on-policy batches
+    reference: str = "cached"  # cached: reference log-probs computed once, kept on disk | model: in memory
+    lora: LoraSettings | None = None  # None: full fine-tuning (the reference is the start policy)
+    seed: int = 0
+    args: dict[str, Any] = field(default_factory=dict)  # HDPOConfig (DPOConfig) fields, e.g. learning_rate
+
+    def __post_init__(self) -> None:
+        if self.method not in PREFERENCE_METHODS:
+            raise ConfigError(
+                f"preference.method must be one of {list(PREFERENCE_METHODS)}, got {self.method!r}"
+            )
+        if self.start is not None and self.start not in METHODS:
+            raise ConfigError(f"preference.start must be one of {list(METHODS)}, got {self.start!r}")
+        if self.reference not in REFERENCE_MODES:
+            raise ConfigError(
+                f"preference.reference must be one of {list(REFERENCE_MODES)}, got {self.reference!r}"
+            )
+        if self.beta <= 0 or self.online_interval < 1:
+            raise ConfigError("preference.beta must be > 0 and preference.online_interval >= 1")
+        kept = PREFERENCE_PRESETS[self.method]["terms"]
+        for name in PAPER_COEFFICIENTS:
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"preference.{name} must be >= 0, got {value}")
+            if value and name not in kept:
+                raise ConfigError(
+                    f"method {self.method} has no {name} term (it keeps {list(kept) or 'none'}); "
+                    "use method hdpo, or leave it unset"
+                )
+        for key in ("output_dir", "seed", "beta"):
+            if key in self.args:
+                raise ConfigError(f"preference.args.{key} is set by the stage; use preference.{key} or --out")
+
+    @property
+    def start_method(self) -> str:
+        return self.start or PREFERENCE_PRESETS[self.method]["start"]
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the pair weights count (HDPO); DPO and DPO + anchor train with w ≡ 1."""
+        return PREFERENCE_PRESETS[self.method]["weighted"]
+
+    def coefficients(self) -> dict[str, float]:
+        """λ_sup, γ and λ_on of this method: 0 for terms it has not, the paper's value where unset."""
+        kept = PREFERENCE_PRESETS[self.method]["terms"]
+        return {
+            name: 0.0
+            if name not in kept
+            else float(default if getattr(self, name) is None else getattr(self, name))
+            for name, default in PAPER_COEFFICIENTS.items()
+        }

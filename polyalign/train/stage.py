@@ -35,7 +35,7 @@ from polyalign.artifacts import Artifact
 from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
-from polyalign.train.config import PLAIN_SFT_ARGS, TrainConfig
+from polyalign.train.config import PLAIN_SFT_ARGS, LoraSettings, PreferenceConfig, TrainConfig
 
 STAGE, STAGE_VERSION = "train", 2  # 2: the resolved precision is part of the key
 SUMMARY_FILE = "training_summary.json"
@@ -113,7 +113,6 @@ def _train(
 ) -> dict[str, Any]:
     """Train into `folder` (from its last checkpoint when resuming); the main process saves the model."""
     from polyalign.train.bucket_sft import BucketSFTTrainer
-    from polyalign.train.console import TrainLog, quiet_progress
     from polyalign.train.data import records_to_dataset
 
     records = prepared.content.splits["train"]
@@ -127,8 +126,34 @@ def _train(
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=_peft_config(config),
+        peft_config=peft_config(config.lora),
     )
+    run = fit(trainer, folder, resume, verbose)
+    kept = Counter(str(b) for b in trainer.train_dataset[args.bucket_column])
+    summary = {
+        "method": config.method,
+        "profile": config.use_profile,
+        "loss_normalization": args.loss_normalization,
+        **run,
+        "examples": len(dataset),
+        "history_exchanges_trimmed": trimmed,
+        "dropped_by_truncation": {
+            b: n - kept.get(b, 0) for b, n in sorted(Counter(dataset["bucket"]).items()) if n > kept.get(b, 0)
+        },
+        **trainer.bucket_summary(),
+    }
+    if trainer.is_world_process_zero():
+        save_model(trainer, tokenizer, config.lora is not None, folder, {"train": dataclasses.asdict(config)})
+        artifacts.write_json(folder / SUMMARY_FILE, summary)
+    trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
+    return {"precision": resolve_precision(config)}
+
+
+def fit(trainer: Any, folder: Path, resume: bool, verbose: bool) -> dict[str, Any]:
+    """Train into `folder/checkpoints` (from the last complete checkpoint when resuming), logging every
+    log dict to `train_log.jsonl`; returns the summary fields every training stage reports."""
+    from polyalign.train.console import TrainLog, quiet_progress
+
     if not resume:
         shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     checkpoint = _last_checkpoint(folder / CHECKPOINTS)
@@ -138,29 +163,14 @@ def _train(
         quiet_progress(trainer)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    kept = Counter(str(b) for b in trainer.train_dataset[args.bucket_column])
-    summary = {
-        "method": config.method,
-        "profile": config.use_profile,
-        "loss_normalization": args.loss_normalization,
+    state = trainer.state
+    return {
         "resumed_from": checkpoint.name if checkpoint else None,
-        "global_step": trainer.state.global_step,
-        "epochs": trainer.state.epoch,
-        "train_loss": whole_run_loss(
-            trainer.state.log_history, resumed_at, result.training_loss, trainer.state.global_step
-        ),
+        "global_step": state.global_step,
+        "epochs": state.epoch,
+        "train_loss": whole_run_loss(state.log_history, resumed_at, result.training_loss, state.global_step),
         "wall_seconds": time.perf_counter() - started,
-        "examples": len(dataset),
-        "history_exchanges_trimmed": trimmed,
-        "dropped_by_truncation": {
-            b: n - kept.get(b, 0) for b, n in sorted(Counter(dataset["bucket"]).items()) if n > kept.get(b, 0)
-        },
-        **trainer.bucket_summary(),
     }
-    if trainer.is_world_process_zero():
-        _save(trainer, tokenizer, config, args, folder, summary)
-    trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
-    return {"precision": resolve_precision(config)}
 
 
 def whole_run_loss(history: list[dict[str, Any]], resumed_at: int, loss: float, global_step: int) -> float:
@@ -182,23 +192,34 @@ def build_trainer_args(config: TrainConfig, output_dir: Path, tiny: bool = False
     """`BucketSFTConfig` from stage defaults, then `config.args`, then the method preset; strict keys."""
     from polyalign.train.bucket_sft import BucketSFTConfig
 
-    fields = {f.name: f for f in dataclasses.fields(BucketSFTConfig) if f.init}
+    preset = PLAIN_SFT_ARGS if config.method == "sft" else {}
+    defaults = {**STAGE_DEFAULTS, **(TINY_DEFAULTS if tiny else {})}
+    return trainer_arguments(BucketSFTConfig, "train", config, output_dir, defaults, preset)
+
+
+def trainer_arguments(
+    cls: type, section: str, config: Any, output_dir: Path, defaults: dict[str, Any], preset: dict[str, Any]
+) -> Any:
+    """A TRL config `cls` from `defaults` and the device, then the user's `config.args` (unknown keys are
+    an error naming close matches), then what the method fixes (`preset`), with `config.seed`."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(config.args) - set(fields))
     if unknown:
         hints = {k: difflib.get_close_matches(k, fields, n=3) for k in unknown}
-        raise ConfigError(f"train.args: unknown BucketSFTConfig field(s) {unknown}; close matches: {hints}")
-    values = {**STAGE_DEFAULTS, **device_settings(config), **(TINY_DEFAULTS if tiny else {})}
-    hints = typing.get_type_hints(BucketSFTConfig)
-    values.update({k: _coerce_number(hints[k], v, k) for k, v in config.args.items()})
-    if config.method == "sft":
-        values.update(PLAIN_SFT_ARGS)
+        raise ConfigError(
+            f"{section}.args: unknown {cls.__name__} field(s) {unknown}; close matches: {hints}"
+        )
+    values = {**defaults, **device_settings(config)}
+    types = typing.get_type_hints(cls)
+    values.update({k: _coerce_number(types[k], v, f"{section}.args.{k}") for k, v in config.args.items()})
+    values.update(preset)
     try:
-        return BucketSFTConfig(output_dir=str(output_dir), seed=config.seed, **values)
+        return cls(output_dir=str(output_dir), seed=config.seed, **values)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"train.args: {error}") from None
+        raise ConfigError(f"{section}.args: {error}") from None
 
 
-def resolve_precision(config: TrainConfig) -> str:
+def resolve_precision(config: TrainConfig | PreferenceConfig) -> str:
     """`bf16`, `fp16` or `fp32`: what `train.args` states, else bf16 where CUDA supports it, else fp32.
 
     TRL's default is bf16 even on CPU; we choose from the machine when the config is silent, and the
@@ -215,7 +236,7 @@ def resolve_precision(config: TrainConfig) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
 
 
-def device_settings(config: TrainConfig) -> dict[str, bool]:
+def device_settings(config: TrainConfig | PreferenceConfig) -> dict[str, bool]:
     """The resolved precision as trainer arguments, and pinned memory when CUDA is there (no effect on
     the weights)."""
     import torch
@@ -234,7 +255,7 @@ def _coerce_number(hint: Any, value: Any, key: str) -> Any:
         try:
             return float(value)
         except ValueError:
-            raise ConfigError(f"train.args.{key}: expected a number, got {value!r}") from None
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
     return value
 
 
@@ -262,12 +283,12 @@ def load_model_and_tokenizer(config: TrainConfig, records: list[Any]) -> tuple[A
     return model, tokenizer
 
 
-def _peft_config(config: TrainConfig) -> Any:
-    if config.lora is None:
+def peft_config(lora: LoraSettings | None) -> Any:
+    """`peft.LoraConfig` of the settings, or None for full fine-tuning."""
+    if lora is None:
         return None
     from peft import LoraConfig
 
-    lora = config.lora
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
@@ -293,9 +314,11 @@ def checkpoint_step(checkpoint: Path) -> int:
     return int(checkpoint.name.split("-")[-1])
 
 
-def _save(trainer: Any, tokenizer: Any, config: TrainConfig, args: Any, folder: Path, summary: dict) -> None:
+def save_model(trainer: Any, tokenizer: Any, lora: bool, folder: Path, resolved: dict[str, Any]) -> None:
+    """The trained model (LoRA: merged, the adapter kept in `adapter/`), tokenizer, the resolved configs
+    with every trainer argument, and the log history."""
     model = trainer.model
-    if config.lora is not None:
+    if lora:
         adapter = folder / "adapter"
         if adapter.exists():
             shutil.rmtree(adapter)
@@ -303,7 +326,6 @@ def _save(trainer: Any, tokenizer: Any, config: TrainConfig, args: Any, folder: 
         model = model.merge_and_unload()
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    resolved = {"train": dataclasses.asdict(config), "trainer_args": json.loads(args.to_json_string())}
+    resolved = {**resolved, "trainer_args": json.loads(trainer.args.to_json_string())}
     artifacts.write_json(folder / "train_config.json", resolved)
     artifacts.write_json(folder / "log_history.json", trainer.state.log_history)
-    artifacts.write_json(folder / SUMMARY_FILE, summary)
