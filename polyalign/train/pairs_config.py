@@ -55,7 +55,8 @@ class PairsConfig:
             raise ConfigError("pairs.samples and pairs.batch_size must be >= 1")
         if self.samples > 1 and not self.decoding.do_sample:
             raise ConfigError(
-                "pairs.samples > 1 needs pairs.decoding.do_sample: true (greedy decoding repeats one response)"
+                "pairs.samples > 1 needs pairs.decoding.do_sample: true (greedy decoding gives one response "
+                "k times)"
             )
         if self.decoding.seed != DecodingConfig.seed:
             raise ConfigError("pairs.decoding.seed is not used; set pairs.seed")
@@ -71,4 +72,4 @@ class PairsConfig:
                 "critic` wrote"
             )
         if self.scorer == "features" and self.critic:
-            raise ConfigError("pairs.critic is set but pairs.scorer is features: set scorer: critic to use it")
+            raise ConfigError("pairs.critic is set but pairs.scorer is features: set scorer critic to use it")
