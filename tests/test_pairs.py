@@ -26,7 +26,7 @@ from polyalign.generate.config import DecodingConfig
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.critic import CriticError
 from polyalign.reference.reference import build_reference
-from polyalign.reference.stage import reference_stage
+from polyalign.reference.stage import critic_stage, reference_stage
 from polyalign.reference.support import SupportScorer
 from polyalign.train.config import TrainConfig
 from polyalign.train.pair_report import build_pair_report
@@ -248,6 +248,29 @@ def test_nothing_usable_and_critic_refusals(trained) -> None:
         load_critic(pairs.folder, reference)
     with pytest.raises(CriticError, match="not a complete critic"):
         pairs_stage(prepared, reference, policy, _pairs_config(scorer="critic", critic=str(tmp)), root=tmp)
+
+
+@pytest.mark.slow
+def test_a_validated_critic_replaces_d(trained) -> None:
+    """A critic trained on this reference (human vs the policy's samples) scores d_c and d_r; its key is a
+    parent of the pairs and its held-out AUC is in the manifest."""
+    prepared, reference, policy, pairs, tmp = trained
+    responses = tmp / "responses.jsonl"
+    responses.write_text(
+        "".join(json.dumps({"id": r["record_id"], "response": r["rejected"][0]["content"]}) + "\n"
+                for r in pairs.content.rows)
+    )  # fmt: skip
+    critic = critic_stage(reference.folder, responses, seed=0, root=tmp)
+    config = _pairs_config(scorer="critic", critic=str(critic.folder))
+    texts = [f"model answer {'again ' * i}" for i in range(48)]
+    built = pairs_stage(prepared, reference, policy, config, root=tmp, backend=Scripted(texts))
+    assert built.manifest["parents"]["critic"] == critic.key and built.key != pairs.key
+    assert built.manifest["scorer"]["critic"]["auc"] == critic.content.metrics.auc > 0.5
+    rows = built.content.rows
+    scores = critic.content.score(
+        reference.content.reference, [r["rejected"][0]["content"] for r in rows], [r["bucket"] for r in rows]
+    )
+    assert [r["d_rejected"] for r in rows] == scores.tolist()
 
 
 @pytest.mark.slow

@@ -219,15 +219,9 @@ def pairs_key(
 ) -> str:
     """Hashes the parents and the config, less what changes no pair: the batch size (each sample has its
     own seed) and the critic's path (its key stands in for it)."""
-    invariant = dataclasses.replace(config, batch_size=PairsConfig.batch_size, critic=None)
+    invariant = dataclasses.replace(config, batch_size=PairsConfig.batch_size, critic=critic_key)
     return artifacts.artifact_key(
-        STAGE,
-        STAGE_VERSION,
-        prepare_key,
-        reference_key,
-        policy_key,
-        config_hash(invariant),
-        critic_key or "-",
+        STAGE, STAGE_VERSION, prepare_key, reference_key, policy_key, config_hash(invariant)
     )
 
 
