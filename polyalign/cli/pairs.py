@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
@@ -17,22 +18,22 @@ pairs_app = typer.Typer(
 
 
 def print_pair_report(report: dict[str, Any]) -> None:
-    table = Table(title="pairs per bucket: every prompt × sample kept or dropped with its reason")
+    """Per bucket: kept, dropped (empty/identical), share with d_r > d_c, mean d_c and d_r, weight range."""
+    title = "pairs per bucket (prompts × samples = kept + dropped empty/identical)"
+    table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     table.add_column("bucket", no_wrap=True)
-    for column in ("candidates", "n", "empty", "identical", "d_r > d_c", "mean d_c", "mean d_r", "weight"):
+    for column in ("kept", "dropped", "d_r>d_c", "d_c", "d_r", "weight"):
         table.add_column(column, justify="right", no_wrap=True)
 
     def number(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
+        return "n/a" if value is None else f"{value:.2f}"
 
     for name, group in [*report["buckets"].items(), ("all", report["all"])]:
         weight = group["weight"]
         table.add_row(
             name,
-            str(group["candidates"]),
             str(group["n"]),
-            str(group["dropped"]["empty"]),
-            str(group["dropped"]["identical"]),
+            f"{group['dropped']['empty']}/{group['dropped']['identical']}",
             number(group["share_rejected_further"]),
             number(group["d_chosen"]["mean"]),
             number(group["d_rejected"]["mean"]),
