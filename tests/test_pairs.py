@@ -38,6 +38,7 @@ from polyalign.train.pairs import (
     pairs_stage,
     sample_candidates,
     score_pairs,
+    weigh_pairs,
 )
 from polyalign.train.pairs_config import PairsConfig
 from polyalign.train.stage import train_stage
@@ -99,6 +100,16 @@ def test_config_section_and_errors(tmp_path: Path) -> None:
     path.write_text("pairs:\n  sample: 2\n")
     with pytest.raises(ConfigError, match="sample"):
         load_yaml_config(RunConfig, path)
+
+
+def test_weights_are_set_once_over_the_set_and_a_set_without_gap_is_refused() -> None:
+    rows = [{"bucket": b, "d_chosen": 0.0, "d_rejected": d} for b, d in (("A", 0.0), ("A", 0.5), ("B", 0.0))]
+    weigh_pairs(rows, PairsConfig())
+    expected = pair_weights(["A", "A", "B"], np.zeros(3), np.array([0.0, 0.5, 0.0]))
+    assert [r["weight"] for r in rows] == expected.tolist()
+    flat = [{"bucket": "A", "d_chosen": 0.2, "d_rejected": 0.2}] * 2
+    with pytest.raises(NothingUsable, match="no pair has a distance gap"):
+        weigh_pairs(flat, PairsConfig())
 
 
 # --- drops and scores, with a scripted backend ----------------------------------------------------------

@@ -127,9 +127,8 @@ def score_responses(
     return np.concatenate(parts)
 
 
-def load_critic(folder: Path, reference: Artifact[ReferenceContent]) -> tuple[CriticScorer, dict[str, Any]]:
-    """The critic artefact at `folder`, refused unless it was trained on this reference and validated
-    (held-out AUC above chance, non-constant held-out scores); returns the scorer and its provenance."""
+def critic_key(folder: Path, reference: Artifact[ReferenceContent]) -> str:
+    """The key of the critic artefact at `folder`, refused unless it was trained on this reference."""
     if artifacts.stage_of(folder) != CRITIC_STAGE or not artifacts.is_complete(folder):
         raise CriticError(
             f"{folder} is not a complete critic artefact: train one with `polyalign reference critic`"
@@ -141,6 +140,13 @@ def load_critic(folder: Path, reference: Artifact[ReferenceContent]) -> tuple[Cr
             f"the critic at {folder} was trained on reference {trained_on}, not {reference.key}: train it "
             "on this reference, or use scorer features"
         )
+    return str(manifest["key"])
+
+
+def load_critic(folder: Path, reference: Artifact[ReferenceContent]) -> tuple[CriticScorer, dict[str, Any]]:
+    """The critic at `folder`, refused unless trained on this reference and validated (held-out AUC above
+    chance, non-constant held-out scores); returns the scorer and its provenance."""
+    key = critic_key(folder, reference)
     critic = HumanModelCritic.load(folder / CRITIC_FILE)
     metrics = critic.metrics
     if metrics.score_spread < MIN_SCORE_SPREAD or not metrics.auc > 0.5:
@@ -149,7 +155,7 @@ def load_critic(folder: Path, reference: Artifact[ReferenceContent]) -> tuple[Cr
             f"{metrics.score_spread:.2g}): it cannot rank human above model responses; use scorer features"
         )
     embedder = load_embedder(critic.embedder) if critic.embedder else None
-    provenance = {"key": manifest["key"], "auc": metrics.auc, "pair_accuracy": metrics.pair_accuracy}
+    provenance = {"key": key, "auc": metrics.auc, "pair_accuracy": metrics.pair_accuracy}
     return CriticScorer(critic, reference.content.reference, embedder), provenance
 
 
@@ -214,12 +220,31 @@ def score_pairs(scorer: PairScorer, rows: Sequence[dict[str, Any]], *, progress:
         row["d_chosen"], row["d_rejected"] = d_human[row["record_id"]], d_rejected
 
 
+def weigh_pairs(rows: Sequence[dict[str, Any]], config: PairsConfig) -> None:
+    """Set each pair's weight, once over the whole set; refuse a set whose scores carry no signal."""
+    d_c, d_r = (np.array([row[k] for row in rows]) for k in ("d_chosen", "d_rejected"))
+    if config.scorer == "critic" and np.ptp(np.concatenate([d_c, d_r])) < MIN_SCORE_SPREAD:
+        raise CriticError(
+            "the critic gives every response of the pair set the same score; use scorer features"
+        )
+    if np.all(d_c == d_r):
+        raise NothingUsable(
+            "no pair has a distance gap (d_r = d_c everywhere): HDPO's support terms would be zero. Check "
+            "the reference (its bands) and the policy's samples"
+        )
+    w = config.weights
+    buckets = [row["bucket"] for row in rows]
+    weights = pair_weights(buckets, d_c, d_r, w.bucket_coef, w.gap_coef, (w.clip[0], w.clip[1]))
+    for row, weight in zip(rows, weights.tolist(), strict=True):
+        row["weight"] = weight
+
+
 def pairs_key(
-    prepare_key: str, reference_key: str, policy_key: str, config: PairsConfig, critic_key: str | None
+    prepare_key: str, reference_key: str, policy_key: str, config: PairsConfig, critic: str | None
 ) -> str:
     """Hashes the parents and the config, less what changes no pair: the batch size (each sample has its
-    own seed) and the critic's path (its key stands in for it)."""
-    invariant = dataclasses.replace(config, batch_size=PairsConfig.batch_size, critic=critic_key)
+    own seed) and the critic's path (its key, `critic`, stands in for it)."""
+    invariant = dataclasses.replace(config, batch_size=PairsConfig.batch_size, critic=critic)
     return artifacts.artifact_key(
         STAGE, STAGE_VERSION, prepare_key, reference_key, policy_key, config_hash(invariant)
     )
@@ -232,8 +257,8 @@ def stage_key(
     config: PairsConfig,
 ) -> str:
     """The key `pairs_stage` will use (the CLI prints it first)."""
-    critic_key = artifacts.read_manifest(Path(config.critic))["key"] if config.critic else None
-    return pairs_key(prepared.key, reference.key, policy.key, config, critic_key)
+    critic = critic_key(Path(config.critic), reference) if config.critic else None
+    return pairs_key(prepared.key, reference.key, policy.key, config, critic)
 
 
 def _check_lineage(prepared: Artifact[Any], reference: Artifact[Any], policy: Artifact[Any]) -> None:
@@ -265,19 +290,13 @@ def pairs_stage(
     pair is dropped or no pair has a distance gap, `CriticError` for a critic that is not validated.
     """
     _check_lineage(prepared, reference, policy)
-    critic_key = None
     scorer: PairScorer = SupportScorer(reference.content.reference)
     scorer_info: dict[str, Any] = {"kind": config.scorer, "reference": reference.key}
     if config.critic:
-        scorer, critic_info = load_critic(Path(config.critic), reference)
-        critic_key, scorer_info["critic"] = critic_info["key"], critic_info
-    key = pairs_key(prepared.key, reference.key, policy.key, config, critic_key)
-    parents = {
-        "prepare": prepared.key,
-        "reference": reference.key,
-        "policy": policy.key,
-        "critic": critic_key,
-    }
+        scorer, scorer_info["critic"] = load_critic(Path(config.critic), reference)
+    critic = scorer_info["critic"]["key"] if config.critic else None
+    key = pairs_key(prepared.key, reference.key, policy.key, config, critic)
+    parents = {"prepare": prepared.key, "reference": reference.key, "policy": policy.key, "critic": critic}
 
     def build(folder: Path) -> dict[str, Any]:
         from transformers import AutoTokenizer
@@ -299,22 +318,11 @@ def pairs_stage(
                 "sampling on)"
             )
         score_pairs(scorer, kept, progress=progress)
-        d_c, d_r = (np.array([row[k] for row in kept]) for k in ("d_chosen", "d_rejected"))
-        if config.scorer == "critic" and np.ptp(np.concatenate([d_c, d_r])) < MIN_SCORE_SPREAD:
-            raise CriticError("the critic gives every response of the pair set the same score; use features")
-        if np.all(d_c == d_r):
-            raise NothingUsable(
-                "no pair has a distance gap (d_r = d_c everywhere): HDPO's support terms would be zero. "
-                "Check the reference (its bands) and the policy's samples"
-            )
-        w = config.weights
-        buckets = [row["bucket"] for row in kept]
-        weights = pair_weights(buckets, d_c, d_r, w.bucket_coef, w.gap_coef, (w.clip[0], w.clip[1]))
-        for row, weight in zip(kept, weights.tolist(), strict=True):
-            row["weight"] = weight
+        weigh_pairs(kept, config)
+        scored = time.perf_counter()
+        report = build_pair_report(kept, dropped)
         artifacts.write_jsonl(folder / PAIRS_FILE, kept)
         artifacts.write_jsonl(folder / DROPPED_FILE, dropped)
-        report = build_pair_report(kept, dropped)
         artifacts.write_json(folder / REPORT_FILE, report)
         title = f"HDPO pairs {key}: start policy {policy.key}, k = {config.samples}, scorer {config.scorer}"
         (folder / "pair_report.md").write_text(pair_report_markdown(report, title), encoding="utf-8")
@@ -327,10 +335,7 @@ def pairs_stage(
             "scorer": scorer_info,
             "counts": {"prompts": len(records), "candidates": len(kept) + len(dropped), "kept": len(kept)},
             "dropped": report["all"]["dropped"],
-            "seconds": {
-                "generate": round(generated - started, 3),
-                "score": round(time.perf_counter() - generated, 3),
-            },
+            "seconds": {"generate": round(generated - started, 3), "score": round(scored - generated, 3)},
         }
 
     return artifacts.run_stage(
