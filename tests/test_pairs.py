@@ -307,5 +307,11 @@ def test_cli_exit_codes(trained, tmp_path: Path) -> None:
     config.write_text("pairs:\n  samples: 0\n")
     bad = runner.invoke(app, ["pairs", "build", "-c", str(config), *folders])
     assert bad.exit_code == 2 and "pairs.samples" in bad.output
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    refused = runner.invoke(app, ["pairs", "build", *folders, "--out", str(mine)])
+    assert refused.exit_code == 2 and "PolyAlign did not write" in refused.output
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
     wrong = runner.invoke(app, ["pairs", "build", *folders[:4], "--policy", str(reference.folder)])
     assert wrong.exit_code == 2 and "not a complete train artefact" in wrong.output
