@@ -25,6 +25,7 @@ from polyalign.evaluate.config import EvalConfig, JudgeConfig
 from polyalign.generate.config import GenerateConfig
 from polyalign.reference.config import ReferenceConfig
 from polyalign.train.config import PreferenceConfig, TrainConfig
+from polyalign.train.pairs_config import PairsConfig
 
 T = TypeVar("T")
 
@@ -36,6 +37,7 @@ class RunConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)  # preference pairs from the start policy
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)  # DPO, DPO + anchor, HDPO
     generate: GenerateConfig = field(default_factory=GenerateConfig)  # shared by every compared method
     evaluate: EvalConfig = field(default_factory=EvalConfig)

@@ -95,7 +95,7 @@ def test_module_entry_point_lists_every_command_group() -> None:
         [sys.executable, "-m", "polyalign", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    for command in ("prepare", "run", "fixture", "buckets", "data", "reference", "train", "generate",
+    for command in ("prepare", "run", "fixture", "buckets", "data", "reference", "train", "pairs", "generate",
                     "evaluate", "report", "judge"):  # fmt: skip
         assert f" {command} " in result.stdout, command
 

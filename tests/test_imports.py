@@ -19,7 +19,8 @@ PACKAGE_DIR = Path(polyalign.__file__).parent
 LAYERS = (
     ("data",),
     ("reference",),
-    ("train", "generate"),
+    ("generate",),  # below train: the HDPO pair builder (`train.pairs`) samples through its backends
+    ("train",),
     ("evaluate",),
     ("report",),
     ("pipeline",),

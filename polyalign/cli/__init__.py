@@ -1,11 +1,11 @@
 """The `polyalign` command line: parse arguments, build the config (defaults, YAML, flags), call a stage.
 
 One module per command group: `data` (prepare, fixture, buckets, data list|show), `reference`, `train`,
-`generate`, `evaluate` (evaluate, report, judge) and `run` (the whole pipeline); `common` holds the
-shared options, config loading and the user-error decorator, `console` the Rich views of artefacts.
-Each command resolves the artefact root once, passes it to the stages, prints the artefact key first
-and where it wrote last; nothing is written outside the root unless `--out` says where. User errors
-(bad config, unreadable input, an --out holding other files) print one clear message and exit with
+`pairs` (HDPO pairs), `generate`, `evaluate` (evaluate, report, judge) and `run` (the whole pipeline);
+`common` holds the shared options, config loading and the user-error decorator, `console` the Rich views
+of artefacts. Each command resolves the artefact root once, passes it to the stages, prints the artefact
+key first and where it wrote last; nothing is written outside the root unless `--out` says where. User
+errors (bad config, unreadable input, an --out holding other files) print one clear message and exit with
 status 2, and a stage that produced nothing usable exits with 1; they never show a traceback. Heavy
 modules are imported inside the commands.
 """
@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from polyalign import __version__
-from polyalign.cli import data, evaluate, generate, reference, run, train
+from polyalign.cli import data, evaluate, generate, pairs, reference, run, train
 
 app = typer.Typer(
     help="PolyAlign: conditional human-distribution alignment of language models.",
@@ -51,6 +51,7 @@ app.command()(data.buckets)
 app.add_typer(data.data_app, name="data")
 app.add_typer(reference.reference_app, name="reference")
 app.add_typer(train.train_app, name="train")
+app.add_typer(pairs.pairs_app, name="pairs")
 app.command()(generate.generate)
 app.command()(evaluate.evaluate)
 app.command()(evaluate.report)

@@ -10,6 +10,10 @@ configuration imports it):
 - `data`       project records → TRL conversational prompt/completion rows with a `bucket` column
 - `tiny`       an offline byte-level BPE tokenizer with a chat template and a tiny Qwen2 model, and the
                named sizes the tests and benchmarks share
+- `pairs_config` the `pairs:` section (k samples, decoding, weights, scorer)
+- `pair_weights` pure maths of the HDPO pair weights (bucket balance, distance gap, mean 1, clip)
+- `pair_report` per-bucket accounting and distance summaries of a pair set
+- `pairs`      stage `pairs`: train prompts + start policy + reference → HDPO preference pairs
 - `stage`      prepared data + reference key + config → model folder (weights, tokenizer, config,
                training summary), built in place through `artifacts.run_stage`
 """
