@@ -167,7 +167,7 @@ def main() -> None:
     start = time.perf_counter()
     prepared = load_prepared(args.prepared)
     sample = train_sample(prepared.content.splits["train"], args.train_share, args.seed)
-    reference = build_reference(sample, ReferenceConfig())
+    reference = build_reference(sample, ReferenceConfig(), edges=prepared.content.report.edges)
     test = sorted(prepared.content.splits["test"], key=lambda r: r.id)
     scorer = SupportScorer(reference)
     floor = float(scorer.score([r.response for r in test], [str(r.bucket) for r in test]).mean())
