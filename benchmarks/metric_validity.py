@@ -14,9 +14,10 @@ degradation the table prints:
   once per degradation of those same responses; a cell's value is the mean of its buckets' values. A
   metric listed in BLIND for that degradation is shown apart, not counted.
 
-Degradations: `truncated` (first sentence), `wrapped` (a neutral opening and closing paragraph that no
-feature list names), `swapped` (the response of another cell of the same language), `repeated` (the
-response twice), `halved` (the first half of the sentences: length changes, sentence style does not).
+Degradations: `first_sentence` (a one-sentence response stays as it is), `plain_templated` (the assistant
+template, one bullet per sentence, between an opening and a closing line that no feature list names),
+`swapped` (the response of another cell of the same language), `repeated` (the response said twice),
+`halved` (the first half of the sentences, rounded up: the length changes, the sentences do not).
 
     python benchmarks/metric_validity.py PREPARED_FOLDER [--train-share 0.3] [--seed 0] [--json PATH]
 """
@@ -45,7 +46,7 @@ from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.reference import build_reference
 from polyalign.reference.support import SupportScorer
 
-KINDS = ("truncated", "wrapped", "swapped", "repeated", "halved")
+KINDS = ("first_sentence", "plain_templated", "swapped", "repeated", "halved")
 # Metrics blind to a degradation by construction: metric -> {degradation: why}.
 BLIND: dict[str, dict[str, str]] = {
     "language_fit": {kind: "every degradation keeps the expected language" for kind in KINDS},

@@ -1,13 +1,12 @@
 """Deliberately degraded responses, to check that every metric moves the expected way (and to bench them).
 
-`truncate` keeps the first sentence (or a quarter of a one-sentence text), `template` wraps a response in
-the global assistant style PolyAlign moves away from (opening formula, bullets, closing offer),
-`plain_wrap` wraps it in neutral sentences that no feature list names (so only structure and length can
-give it away), `repeat` says the response twice (degenerate looping), `halve` keeps the first half of the
-sentences (length changes, sentence style does not) and `shuffle_between_cells` answers each record with a
-response of another context cell (optionally of the same language). Deterministic; reads and writes
-nothing.
-"""
+`truncate` keeps the first sentence (or a quarter of a one-sentence text; `first_sentence` leaves that
+one as it is), `template` wraps a response in the global assistant style PolyAlign moves away from
+(opening formula, bullets, closing offer), `plain_template` is that template in neutral phrases that no
+feature list names (so only its shape can give it away), `repeat` says the response twice (degenerate
+looping), `halve` keeps the first half of the sentences (the length changes, the sentences do not) and
+`shuffle_between_cells` answers each record with a response of another context cell (optionally of the
+same language). Deterministic; reads and writes nothing."""
 
 from __future__ import annotations
 
@@ -21,11 +20,17 @@ from polyalign.data.records import Record
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*")
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence; a text of one sentence stays as it is."""
+    stripped = text.strip()
+    return _SENTENCE.split(stripped, maxsplit=1)[0] or stripped
+
+
 def truncate(text: str) -> str:
     """The first sentence; a text of one sentence keeps its first quarter (at least one character)."""
     stripped = text.strip()
-    first = _SENTENCE.split(stripped, maxsplit=1)[0]
-    return first if first and first != stripped else stripped[: max(1, len(stripped) // 4)]
+    first = first_sentence(stripped)
+    return first if first != stripped else stripped[: max(1, len(stripped) // 4)]
 
 
 def template(text: str, language: str) -> str:
@@ -38,18 +43,19 @@ def template(text: str, language: str) -> str:
     return f"Sure! Here is a detailed answer:\n\n{bullets}\n\n{closing}"
 
 
-# Neutral wrapper sentences: no marker word, formula, bullet, number or markdown of `reference.features`
-# (a test checks), so a metric that catches the wrap reads structure and length, not a phrase list.
-PLAIN_WRAP = {
-    "en": ("The text below contains the requested information.", "The text above covers the main points."),
-    "zh": ("下面是相关内容的说明。", "上述内容涵盖了主要的要点。"),
+# The phrases of a template with nothing a feature list names: no marker word, no stock formula (a test
+# checks), so a metric that catches `plain_template` reads the template's shape, not a phrase list.
+PLAIN_PHRASES = {
+    "en": ("The text below contains the requested information:", "The text above covers the main points."),
+    "zh": ("下面是相关内容的说明：", "上述内容涵盖了主要的要点。"),
 }
 
 
-def plain_wrap(text: str, language: str) -> str:
-    """The response between a neutral opening and closing paragraph (PLAIN_WRAP of its language)."""
-    opening, closing = PLAIN_WRAP[language]
-    return f"{opening}\n\n{text.strip()}\n\n{closing}"
+def plain_template(text: str, language: str) -> str:
+    """`template` with neutral phrases: an opening line, one bullet per sentence, a closing line."""
+    opening, closing = PLAIN_PHRASES[language]
+    bullets = "\n".join(f"- {s}" for s in _SENTENCE.split(text.strip()) if s)
+    return f"{opening}\n\n{bullets}\n\n{closing}"
 
 
 def repeat(text: str) -> str:
@@ -94,7 +100,16 @@ def shuffle_between_cells(
     return out
 
 
-DEGRADATIONS = ("truncated", "templated", "wrapped", "repeated", "halved", "shuffled", "swapped")
+DEGRADATIONS = (
+    "truncated",
+    "first_sentence",
+    "templated",
+    "plain_templated",
+    "repeated",
+    "halved",
+    "shuffled",
+    "swapped",
+)
 
 
 def degrade(
@@ -103,10 +118,12 @@ def degrade(
     """A degraded version (one of DEGRADATIONS) of `responses` (keyed by record id)."""
     if kind == "truncated":
         return {r.id: truncate(responses[r.id]) for r in records}
+    if kind == "first_sentence":
+        return {r.id: first_sentence(responses[r.id]) for r in records}
     if kind == "templated":
         return {r.id: template(responses[r.id], str(r.language)) for r in records}
-    if kind == "wrapped":
-        return {r.id: plain_wrap(responses[r.id], str(r.language)) for r in records}
+    if kind == "plain_templated":
+        return {r.id: plain_template(responses[r.id], str(r.language)) for r in records}
     if kind == "repeated":
         return {r.id: repeat(responses[r.id]) for r in records}
     if kind == "halved":
