@@ -42,14 +42,15 @@ def print_summary(manifest: dict[str, Any]) -> None:
 
 def print_buckets(report: Any) -> None:
     table = Table(
-        title=f"records per bucket (reference: own, or the parent cell below {report.min_bucket_size} train)"
+        title=f"records per bucket (reference: own, or below {report.min_bucket_size} train the cell's "
+        "responses nearest in length)"
     )
     table.add_column("bucket", no_wrap=True)
     for column in ("train", "val", "test"):
         table.add_column(column, justify="right")
     table.add_column("reference", no_wrap=True)
     for row in report.rows:
-        reference = "own" if row.status == "own" else "→ cell"
+        reference = "own" if row.status == "own" else "→ cell by length"
         table.add_row(row.bucket, str(row.train), str(row.val), str(row.test), reference)
     console.print(table)
 
