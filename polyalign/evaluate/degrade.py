@@ -17,7 +17,8 @@ import numpy as np
 
 from polyalign.data.records import Record
 
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*")
+# A sentence ends at . ! ? before whitespace (so "3.5" is no boundary), or at 。！？ anywhere.
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
 
 
 def first_sentence(text: str) -> str:
