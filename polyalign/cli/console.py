@@ -61,7 +61,7 @@ def print_reference(artifact: Any) -> None:
                             ("mean d", "right"), ("q90 d", "right")):  # fmt: skip
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in artifact.content.report.rows:
-        reference = "own" if row.reference == row.bucket else "cell"
+        reference = "own" if row.borrowed_range is None else "lengths {}–{}".format(*row.borrowed_range)
         mean = "n/a" if row.heldout_mean is None else f"{row.heldout_mean:.3f}"
         q90 = "n/a" if row.heldout_q90 is None else f"{row.heldout_q90:.3f}"
         table.add_row(row.bucket, reference, str(row.n_reference), str(row.heldout_n), mean, q90)
