@@ -270,11 +270,14 @@ def build_reference(
     embeddings = None
     if embedder is not None:
         rng = np.random.default_rng(config.seed)
-        embeddings = {}
+        chosen = {}
         for key in sorted(stats):
             idx = members[key]
-            chosen = np.sort(rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False))
-            embeddings[key] = embedder.encode([records[i].response for i in chosen]).astype(np.float32)
+            chosen[key] = np.sort(rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False))
+        # A response sampled for several keys (its cell, its bucket, a borrowing one) is encoded once.
+        encoded = np.unique(np.concatenate(list(chosen.values())))
+        matrix = embedder.encode([records[i].response for i in encoded]).astype(np.float32)
+        embeddings = {key: matrix[np.searchsorted(encoded, idx)] for key, idx in chosen.items()}
     return HumanReference(
         config=config,
         feature_names=FEATURE_NAMES,
