@@ -234,11 +234,10 @@ def build_reference(
             "records have no bucket: build references from prepared data (`polyalign prepare`)"
         )
     languages = sorted({str(r.language) for r in records})
-    edges = {lang: [float(e) for e in PAPER_EDGES] for lang in languages} if edges is None else {
-        lang: [float(e) for e in edges[lang]] for lang in languages if lang in edges
-    }  # fmt: skip
-    if missing := sorted(set(languages) - set(edges)):
+    given = dict.fromkeys(languages, PAPER_EDGES) if edges is None else edges
+    if missing := [lang for lang in languages if lang not in given]:
         raise PolyAlignError(f"no length-bin edges for language(s) {missing}: pass the prepare artefact's")
+    edges = {lang: [float(e) for e in given[lang]] for lang in languages}
     x = extract(
         [r.response for r in records], [str(r.language) for r in records], progress=len(records) > 5_000
     )
@@ -256,28 +255,29 @@ def build_reference(
         bins = np.array([keys[i].length_bin for i in idx])
         for name, (lower, upper) in bin_ranges(edges[cell.language]).items():
             own = bins == name
-            if own.sum() >= config.min_bucket_size:
-                chosen, level = idx[own], "bucket"
-            else:
-                chosen = idx[length_window(lengths[idx], own, lower, upper, config.min_bucket_size)]
-                level = "borrowed"
+            sparse = own.sum() < config.min_bucket_size
+            window = length_window(lengths[idx], own, lower, upper, config.min_bucket_size) if sparse else own
+            chosen = idx[window]
             key = str(cell.with_bin(name))
             members[key] = chosen
-            stats[key] = _stats(x[chosen], lengths[chosen], level, config)
-            stats[key].own = int(own.sum())
-            if level == "borrowed":
-                stats[key].borrowed_range = [int(lengths[chosen].min()), int(lengths[chosen].max())]
+            stats[key] = dataclasses.replace(
+                _stats(x[chosen], lengths[chosen], "borrowed" if sparse else "bucket", config),
+                own=int(own.sum()),
+                borrowed_range=[int(lengths[chosen].min()), int(lengths[chosen].max())] if sparse else None,
+            )
     embeddings = None
     if embedder is not None:
         rng = np.random.default_rng(config.seed)
-        chosen = {}
+        sampled = {}
         for key in sorted(stats):
             idx = members[key]
-            chosen[key] = np.sort(rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False))
+            sampled[key] = np.sort(
+                rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False)
+            )
         # A response sampled for several keys (its cell, its bucket, a borrowing one) is encoded once.
-        encoded = np.unique(np.concatenate(list(chosen.values())))
+        encoded = np.unique(np.concatenate(list(sampled.values())))
         matrix = embedder.encode([records[i].response for i in encoded]).astype(np.float32)
-        embeddings = {key: matrix[np.searchsorted(encoded, idx)] for key, idx in chosen.items()}
+        embeddings = {key: matrix[np.searchsorted(encoded, idx)] for key, idx in sampled.items()}
     return HumanReference(
         config=config,
         feature_names=FEATURE_NAMES,
