@@ -12,7 +12,7 @@ degradation the table prints:
   is the evaluation engine run without embeddings (MAUVE is skipped; the LLM judge is never run) on the
   records `human_split` evaluates, once with the split's own human responses as the model (the floor) and
   once per degradation of those same responses; a cell's value is the mean of its buckets' values. A
-  metric listed in BLIND for that degradation is shown apart, not counted.
+  metric the glossary (`blind_metrics`) lists as blind to that degradation is shown apart, not counted.
 
 Degradations: `first_sentence` (a one-sentence response stays as it is), `plain_templated` (the assistant
 template, one bullet per sentence, between an opening and a closing line that no feature list names),
@@ -47,10 +47,19 @@ from polyalign.reference.reference import build_reference
 from polyalign.reference.support import SupportScorer
 
 KINDS = ("first_sentence", "plain_templated", "swapped", "repeated", "halved")
-# Metrics blind to a degradation by construction: metric -> {degradation: why}.
-BLIND: dict[str, dict[str, str]] = {
-    "language_fit": {kind: "every degradation keeps the expected language" for kind in KINDS},
-}
+
+
+def blind_metrics(own_answers: bool) -> dict[str, dict[str, str]]:
+    """The glossary: metric -> {degradation: why it cannot see it, by construction}. `own_answers`: whether
+    the human split answers each record with its own gold response (else with another person's)."""
+    blind = {
+        "language_fit": dict.fromkeys(KINDS, "every degradation keeps the expected language"),
+        "self_bleu": {"repeated": "compares a response with the others of its bucket, never with itself"},
+    }
+    if not own_answers:
+        why = "the split's answers are other people's, so overlap with the gold answer is chance either way"
+        blind.update({m.name: dict.fromkeys(KINDS, why) for m in METRICS.values() if m.group == "utility"})
+    return blind
 
 
 def train_sample(train: list[Record], share: float, seed: int) -> list[Record]:
@@ -118,13 +127,14 @@ def suite_flags(prepared: Any, reference: Any, sample: list[Record], seed: int) 
         return result.results["metrics"]
 
     floor = run(split)
-    out: dict[str, Any] = {}
+    blind = blind_metrics(all(split.responses[r.id] == r.response for r in records))
+    out: dict[str, Any] = {"glossary": blind}
     for kind in KINDS:
         degraded = run(Generations(degrade(records, split.responses, kind, seed), {"method": kind}))
         flags: dict[str, dict[str, list[str]]] = {"counted": defaultdict(list), "blind": defaultdict(list)}
         for name, entry in degraded.items():
             metric, base = METRICS[name], cell_values(floor[name])
-            group = "blind" if kind in BLIND.get(name, {}) else "counted"
+            group = "blind" if kind in blind.get(name, {}) else "counted"
             for cell, (value, human) in cell_values(entry).items():
                 if cell in base and metric.better(value, base[cell][0], human):
                     flags[group][cell].append(name)
@@ -137,24 +147,30 @@ def suite_flags(prepared: Any, reference: Any, sample: list[Record], seed: int) 
 
 
 def print_table(rows: list[dict], suite: dict[str, Any], min_changed: int) -> None:
-    print(f"{'cell':<28} {'degradation':<10} {'n':>4} {'changed':>7} {'ratio':>6} {'AUC':>5}  wrong way")
+    print(f"{'cell':<28} {'degradation':<15} {'n':>4} {'changed':>7} {'ratio':>6} {'AUC':>5}  wrong way")
     for row in rows:
         wrong = suite[row["degradation"]]["counted"].get(row["cell"], [])
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
         auc = "n/a" if row["auc"] is None else f"{row['auc']:.2f}"
         mark = "" if not row["checked"] or (row["auc"] or 0) >= 0.75 else " <"
         print(
-            f"{row['cell']:<28} {row['degradation']:<10} {row['n']:>4} {row['changed']:>7} {ratio:>6} "
+            f"{row['cell']:<28} {row['degradation']:<15} {row['n']:>4} {row['changed']:>7} {ratio:>6} "
             f"{auc:>5}{mark:2} {', '.join(wrong) or '-'}"
         )
     print(f"\nper degradation: cells with AUC >= 0.75 / cells with >= {min_changed} changed; wrong-way flags")
     for kind in KINDS:
         checked = [r for r in rows if r["degradation"] == kind and r["checked"]]
         passed = sum((r["auc"] or 0) >= 0.75 for r in checked)
-        counted = suite[kind]["counted"]
+        counted, blind = suite[kind]["counted"], suite[kind]["blind"]
         cells = sum(len(v) for c, v in counted.items() if c != "macro")
         macro = ", ".join(counted.get("macro", [])) or "-"
-        print(f"  {kind:<10} {passed}/{len(checked)}  suite: {cells} cell flags; macro: {macro}")
+        unseen = ", ".join(sorted({n for names in blind.values() for n in names})) or "-"
+        print(
+            f"  {kind:<15} {passed}/{len(checked)}  suite: {cells} cell flags; macro {macro}; blind {unseen}"
+        )
+    print("glossary (blind by construction, not counted):")
+    for name, kinds in suite["glossary"].items():
+        print(f"  {name}: {', '.join(kinds)} ({next(iter(kinds.values()))})")
 
 
 def main() -> None:
@@ -181,7 +197,7 @@ def main() -> None:
         f"held-out human floor (record-weighted mean d of test humans): {floor:.4f}; runtime {elapsed:.0f} s"
     )
     if args.json:
-        summary = {"train_records": len(sample), "floor": floor, "runtime_s": elapsed, "blind": BLIND}
+        summary = {"train_records": len(sample), "floor": floor, "runtime_s": elapsed}
         args.json.write_text(
             json.dumps({**summary, "rows": rows, "suite": suite}, indent=1), encoding="utf-8"
         )
