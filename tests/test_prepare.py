@@ -50,7 +50,7 @@ def test_default_run_on_fixture_writes_a_complete_artefact(tmp_path: Path) -> No
     buckets = {r.bucket for r in _all(data)}
     assert len(buckets) == 2 * 2 * 5 * 4  # every language × track × family × length bin
     assert all(r.reference_bucket in (r.bucket, r.cell) for r in _all(data))
-    assert data.content.report.rows and "backed off" in (tmp_path / "out" / "bucket_report.md").read_text(
+    assert data.content.report.rows and "sparse →" in (tmp_path / "out" / "bucket_report.md").read_text(
         encoding="utf-8"
     )
     reloaded = load_prepared(tmp_path / "out")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from polyalign.artifacts import Artifact
-from polyalign.data.buckets import BucketKey
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.errors import InputError, PolyAlignError
@@ -56,7 +55,13 @@ def test_back_off_and_statistics(fixture_data: Artifact[PreparedData]) -> None:
     for record in fixture_data.content.splits["train"]:
         counts[str(record.bucket)] += 1
     for bucket, n in counts.items():
-        assert reference.resolve(bucket) == (bucket if n >= 20 else str(BucketKey.parse(bucket).cell))
+        assert reference.resolve(bucket) == bucket and reference.stats[bucket].own == n
+        stats = reference.stats[bucket]
+        if n >= 20:
+            assert (stats.level, stats.n, stats.borrowed_range) == ("bucket", n, None)
+        else:  # borrowed the cell's length-nearest responses: 20 (more only on tied lengths)
+            assert stats.level == "borrowed" and 20 <= stats.n < 30 and stats.borrowed_range is not None
+    assert any(reference.stats[b].level == "borrowed" for b in counts)  # the fixture has sparse buckets
     stats = reference.stats["en|single|qa_search"]
     q = stats.quantiles
     assert all(np.less_equal(q["q05"], q["q10"])) and all(np.less_equal(q["q90"], q["q95"]))

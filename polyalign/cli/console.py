@@ -42,14 +42,15 @@ def print_summary(manifest: dict[str, Any]) -> None:
 
 def print_buckets(report: Any) -> None:
     table = Table(
-        title=f"records per bucket (reference: own, or the parent cell below {report.min_bucket_size} train)"
+        title=f"records per bucket (reference: own, or below {report.min_bucket_size} train the cell's "
+        "responses nearest in length)"
     )
     table.add_column("bucket", no_wrap=True)
     for column in ("train", "val", "test"):
         table.add_column(column, justify="right")
     table.add_column("reference", no_wrap=True)
     for row in report.rows:
-        reference = "own" if row.status == "own" else "→ cell"
+        reference = "own" if row.status == "own" else "→ cell by length"
         table.add_row(row.bucket, str(row.train), str(row.val), str(row.test), reference)
     console.print(table)
 
@@ -60,7 +61,7 @@ def print_reference(artifact: Any) -> None:
                             ("mean d", "right"), ("q90 d", "right")):  # fmt: skip
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for row in artifact.content.report.rows:
-        reference = "own" if row.reference == row.bucket else "cell"
+        reference = "own" if row.borrowed_range is None else "lengths {}–{}".format(*row.borrowed_range)
         mean = "n/a" if row.heldout_mean is None else f"{row.heldout_mean:.3f}"
         q90 = "n/a" if row.heldout_q90 is None else f"{row.heldout_q90:.3f}"
         table.add_row(row.bucket, reference, str(row.n_reference), str(row.heldout_n), mean, q90)

@@ -33,7 +33,7 @@ class BucketRow:
 
     @property
     def status(self) -> str:
-        return "own" if self.reference_bucket == self.bucket else "backed off to cell"
+        return "own" if self.reference_bucket == self.bucket else "sparse: borrows from its cell by length"
 
 
 @dataclass
@@ -69,13 +69,16 @@ class BucketReport:
         lines += [
             f"{len(self.rows)} buckets in {len(self.cells)} cells. Length edges (units): "
             + "; ".join(f"{lang}: {', '.join(f'{e:g}' for e in edges)}" for lang, edges in self.edges.items())
-            + f". Buckets with fewer than {self.min_bucket_size} train records use their cell as reference.",
+            + f". A bucket with fewer than {self.min_bucket_size} train records is sparse: its reference "
+            "borrows the responses of its cell nearest in length (the reference report gives the range).",
             "",
             "| bucket | train | val | test | total | reference |",
             "| --- | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in self.rows:
-            reference = "own" if row.status == "own" else f"backed off → {table_code(row.reference_bucket)}"
+            reference = (
+                "own" if row.status == "own" else f"sparse → {table_code(row.reference_bucket)} by length"
+            )
             counts = f"{row.train} | {row.val} | {row.test} | {row.total}"
             lines.append(f"| {table_code(row.bucket)} | {counts} | {reference} |")
         totals = [sum(getattr(r, s) for r in self.rows) for s in SPLITS]

@@ -103,7 +103,7 @@ class BucketConfig:
     edges: str = "fixed"  # fixed: the paper's 40/120/240 units | quantile: per-language, fitted on train
     fixed_edges: list[float] = field(default_factory=lambda: [float(e) for e in PAPER_EDGES])
     quantiles: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])
-    min_bucket_size: int = 20  # train responses below which a bucket uses its parent cell (paper: skip <20)
+    min_bucket_size: int = 20  # train responses below which a bucket borrows from its cell (paper: skip <20)
     families: dict[str, str] = field(default_factory=dict)  # source name -> family, for records without one
     coarsen: dict[str, str] = field(default_factory=dict)  # family -> coarse family (e.g. the paper's 3-way)
 

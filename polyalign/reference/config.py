@@ -11,7 +11,7 @@ from polyalign.errors import ConfigError
 class ReferenceConfig:
     """Bucket references and the support distance d(y, b) (METHOD.md §2-3)."""
 
-    min_bucket_size: int = 20  # train responses below which a bucket's reference is its parent cell
+    min_bucket_size: int = 20  # fewer train responses: a bucket borrows its cell's length-nearest ones
     band: list[float] = field(
         default_factory=lambda: [0.1, 0.9]
     )  # [L, H] quantiles of the band (paper: q10-q90)

@@ -1,10 +1,15 @@
 """Human reference distributions per bucket, from training-split human responses only (METHOD.md §2).
 
-For every bucket with at least `min_bucket_size` training responses, and for every context cell (the
-back-off target of sparser buckets), stores robust per-feature statistics (q05…q95, median, IQR, mean,
-std, n), the band [L, H] and scale s used by the support distance, the empirical length distribution and,
-optionally, a sample of response embeddings. A val or test record in the input is an error: the authors'
-references contained test answers. Saved as JSON (floats round-trip exactly) plus `embeddings.npy`.
+For every length bin of every context cell seen in training, and for every cell, stores robust
+per-feature statistics (q05…q95, median, IQR, mean, std, n), the band [L, H] and scale s used by the
+support distance, the empirical length distribution and, optionally, a sample of response embeddings.
+A bucket with fewer than `min_bucket_size` training responses (none at all, for a bin met only at
+scoring time) *borrows*: its reference is built from the cell's training responses nearest in length
+to the bin's range, the window widened (by a common factor on both sides, length being a scale) until
+the minimum count is met. Never from the whole cell: a cell's band is that of its majority length, and
+a long answer judged against it looks less human than its own first sentence. A val or test record in
+the input is an error: the authors' references contained test answers. Saved as JSON (floats
+round-trip exactly) plus `embeddings.npy`.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,7 @@ import numpy as np
 
 from polyalign import artifacts
 from polyalign.config import from_mapping
-from polyalign.data.buckets import BucketKey
+from polyalign.data.buckets import LENGTH_BINS, PAPER_EDGES, BucketKey
 from polyalign.data.records import Record
 from polyalign.errors import PolyAlignError
 from polyalign.reference.config import ReferenceConfig
@@ -31,6 +36,7 @@ from polyalign.reference.features import FEATURE_NAMES, FEATURES, extract
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 REFERENCE_FILE = "reference.json"
 EMBEDDINGS_FILE = "embeddings.npy"
+FORMAT = 2  # 2: sparse buckets borrow length-nearest responses of their cell (1: the whole cell)
 
 
 class ReferenceLeakError(PolyAlignError):
@@ -51,7 +57,7 @@ class ReferenceStats:
     """Statistics of the training human responses behind one reference key (a bucket or a cell)."""
 
     n: int
-    level: str  # "bucket" or "cell"
+    level: str  # "bucket" (its own responses), "borrowed" (length-nearest responses of its cell) or "cell"
     quantiles: dict[str, list[float]]  # "q05".."q95" -> per-feature values
     mean: list[float]
     std: list[float]
@@ -60,6 +66,8 @@ class ReferenceStats:
     high: list[float]
     scale: list[float]
     lengths: list[int]  # sorted length units of the responses: the empirical length distribution
+    own: int | None = None  # a bucket's own training responses (borrowed: fewer than min_bucket_size)
+    borrowed_range: list[int] | None = None  # borrowed: [shortest, longest] length units it was built from
 
     @property
     def median(self) -> list[float]:
@@ -77,20 +85,25 @@ class HumanReference:
     source: dict[str, Any]  # the prepare artefact it was built from (key, folder)
     embeddings: dict[str, np.ndarray] | None = None
     embedder: str | None = None
+    edges: dict[str, list[float]] = field(default_factory=dict)  # length-bin edges per language (units)
 
     def __post_init__(self) -> None:
         self.bands = {key: s.band() for key, s in self.stats.items()}
 
     def resolve(self, bucket: str) -> str:
-        """The reference key of a bucket: itself when it had enough training data, else its cell."""
+        """The reference key of a bucket or cell: every length bin of a cell seen in training has one
+        (its own responses, or borrowed length-nearest ones), so a bucket resolves to itself."""
         if bucket in self.stats:
             return bucket
-        cell = str(BucketKey.parse(bucket).cell)  # a cell is its own cell
-        if cell in self.stats:
-            return cell
+        key = BucketKey.parse(bucket)
+        cells = sorted(k for k, s in self.stats.items() if s.level == "cell")
+        if str(key.cell) in self.stats:
+            raise PolyAlignError(
+                f"bucket {bucket!r}: length bin {key.length_bin!r} is not one of {list(LENGTH_BINS)}"
+            )
         raise PolyAlignError(
-            f"no human reference for bucket {bucket!r} or its cell {cell!r}: the training split has no "
-            f"responses there. Known cells: {sorted(k for k, s in self.stats.items() if s.level == 'cell')}"
+            f"no human reference for bucket {bucket!r}: the training split has no responses in its cell "
+            f"{str(key.cell)!r}. Known cells: {cells}"
         )
 
     def band_arrays(self, ref_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,6 +159,8 @@ class HumanReference:
             "features": [f.describe() for f in FEATURES if f.name in self.feature_names],
             "source": self.source,
             "embedder": self.embedder,
+            "format": FORMAT,
+            "edges": self.edges,
             "stats": {key: dataclasses.asdict(s) for key, s in sorted(self.stats.items())},
         }
         artifacts.write_json(folder / REFERENCE_FILE, data)
@@ -167,6 +182,11 @@ class HumanReference:
         if not path.is_file():
             raise PolyAlignError(f"{folder} holds no human reference ({REFERENCE_FILE}); build one first")
         data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise PolyAlignError(
+                f"{path} is reference format {data.get('format', 1)}, this polyalign reads format {FORMAT} "
+                "(sparse buckets borrow length-nearest responses): rebuild the reference"
+            )
         if tuple(data["feature_names"]) != FEATURE_NAMES:
             raise PolyAlignError(
                 f"{path} was built with features {data['feature_names']}, "
@@ -185,6 +205,7 @@ class HumanReference:
             source=data["source"],
             embeddings=embeddings,
             embedder=data["embedder"],
+            edges=data["edges"],
         )
 
 
@@ -193,8 +214,13 @@ def build_reference(
     config: ReferenceConfig,
     source: dict[str, Any] | None = None,
     embedder: Embedder | None = None,
+    edges: Mapping[str, Sequence[float]] | None = None,
 ) -> HumanReference:
-    """Statistics per bucket (enough data) and per cell (always), from training records only."""
+    """Statistics per cell and per length bin of each cell (own or borrowed), from training records only.
+
+    `edges`: the length-bin edges per language the records were bucketed with (the prepare artefact's);
+    None means the paper's fixed edges for every language.
+    """
     held_out = [r.id for r in records if r.split != "train"]
     if held_out:
         raise ReferenceLeakError(
@@ -207,28 +233,51 @@ def build_reference(
         raise PolyAlignError(
             "records have no bucket: build references from prepared data (`polyalign prepare`)"
         )
+    languages = sorted({str(r.language) for r in records})
+    given = dict.fromkeys(languages, PAPER_EDGES) if edges is None else edges
+    if missing := [lang for lang in languages if lang not in given]:
+        raise PolyAlignError(f"no length-bin edges for language(s) {missing}: pass the prepare artefact's")
+    edges = {lang: [float(e) for e in given[lang]] for lang in languages}
     x = extract(
         [r.response for r in records], [str(r.language) for r in records], progress=len(records) > 5_000
     )
-    members: dict[BucketKey, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        bucket = BucketKey.parse(str(record.bucket))
-        members[bucket].append(i)
-        members[bucket.cell].append(i)
+    keys = [BucketKey.parse(str(r.bucket)) for r in records]
     lengths = np.array([r.length_units or 0 for r in records])
+    by_cell: dict[BucketKey, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        by_cell[key.cell].append(i)
+    members: dict[str, np.ndarray] = {}
     stats = {}
-    for key, idx in members.items():
-        if not key.is_cell and len(idx) < config.min_bucket_size:
-            continue  # backs off to its cell, which is always stored
-        stats[str(key)] = _stats(x[idx], lengths[idx], "cell" if key.is_cell else "bucket", config)
+    for cell, cell_rows in by_cell.items():
+        idx = np.asarray(cell_rows)
+        members[str(cell)] = idx
+        stats[str(cell)] = _stats(x[idx], lengths[idx], "cell", config)
+        bins = np.array([keys[i].length_bin for i in idx])
+        for name, (lower, upper) in bin_ranges(edges[cell.language]).items():
+            own = bins == name
+            sparse = own.sum() < config.min_bucket_size
+            window = length_window(lengths[idx], own, lower, upper, config.min_bucket_size) if sparse else own
+            chosen = idx[window]
+            key = str(cell.with_bin(name))
+            members[key] = chosen
+            stats[key] = dataclasses.replace(
+                _stats(x[chosen], lengths[chosen], "borrowed" if sparse else "bucket", config),
+                own=int(own.sum()),
+                borrowed_range=[int(lengths[chosen].min()), int(lengths[chosen].max())] if sparse else None,
+            )
     embeddings = None
     if embedder is not None:
         rng = np.random.default_rng(config.seed)
-        embeddings = {}
+        sampled = {}
         for key in sorted(stats):
-            idx = np.asarray(members[BucketKey.parse(key)])
-            chosen = np.sort(rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False))
-            embeddings[key] = embedder.encode([records[i].response for i in chosen]).astype(np.float32)
+            idx = members[key]
+            sampled[key] = np.sort(
+                rng.choice(idx, size=min(len(idx), config.embedding_sample), replace=False)
+            )
+        # A response sampled for several keys (its cell, its bucket, a borrowing one) is encoded once.
+        encoded = np.unique(np.concatenate(list(sampled.values())))
+        matrix = embedder.encode([records[i].response for i in encoded]).astype(np.float32)
+        embeddings = {key: matrix[np.searchsorted(encoded, idx)] for key, idx in sampled.items()}
     return HumanReference(
         config=config,
         feature_names=FEATURE_NAMES,
@@ -236,7 +285,35 @@ def build_reference(
         source=source or {},
         embeddings=embeddings,
         embedder=embedder.name if embedder else None,
+        edges=edges,
     )
+
+
+def bin_ranges(edges: Sequence[float]) -> dict[str, tuple[float, float]]:
+    """Each length bin's (lower, upper] range in length units: `short` (0, e0], ..., `xlong` (e_last, inf)."""
+    bounds = [0.0, *edges, np.inf]
+    return {name: (bounds[i], bounds[i + 1]) for i, name in enumerate(LENGTH_BINS[: len(edges) + 1])}
+
+
+def length_window(
+    lengths: np.ndarray, own: np.ndarray, lower: float, upper: float, min_count: int
+) -> np.ndarray:
+    """Positions of a sparse bucket's own responses plus the cell's responses nearest to its length range
+    (lower, upper], enough to reach `min_count` (all of the cell when it has fewer).
+
+    Nearness is the factor by which the range must widen to reach a length (log units, both sides alike,
+    since a length is a scale: 30 is as far below 40 as 160 is above 120). Responses as near as the last
+    one taken are all taken, so the window is the same whatever the order of the records.
+    """
+    units = np.maximum(lengths, 1).astype(float)
+    below = np.log(lower / units) if lower > 0 else np.zeros(len(units))
+    above = np.log(units / upper) if np.isfinite(upper) else np.zeros(len(units))
+    distance = np.maximum(0.0, np.maximum(below, above))  # 0 inside the range
+    distance[own] = -1.0  # its own responses always count, first
+    if len(units) <= min_count:
+        return np.arange(len(units))
+    reach = np.partition(distance, min_count - 1)[min_count - 1]
+    return np.flatnonzero(distance <= reach)
 
 
 def _stats(x: np.ndarray, lengths: np.ndarray, level: str, config: ReferenceConfig) -> ReferenceStats:

@@ -1,5 +1,6 @@
-"""Report of a human reference: per bucket its size, back-off, the human band of the main features and
-the support distance of held-out human responses (the floor any model should aim for).
+"""Report of a human reference: per bucket its size, whether it borrowed (and from what length range, in
+length units), the human band of the main features and the support distance of held-out human
+responses (the floor any model should aim for).
 
 Built from the reference and the prepared val/test records, which are only scored, never used to build.
 """
@@ -35,6 +36,8 @@ class ReferenceRow:
     bucket: str
     reference: str
     n_reference: int
+    own: int | None  # the bucket's own training responses (None for a cell)
+    borrowed_range: list[int] | None  # [shortest, longest] length units borrowed from its cell, if sparse
     bands: dict[str, list[float]]  # main feature -> [L, H]
     heldout_n: int
     heldout_mean: float | None
@@ -59,8 +62,9 @@ class ReferenceReport:
             "# Human reference report",
             "",
             f"Support distance d of held-out human responses ({' + '.join(self.heldout_splits)}): "
-            "the floor any "
-            "model should aim for. Bands are the training humans' q10–q90.",
+            "the floor any model should aim for. Bands are the training humans' q10–q90. A bucket with too "
+            "few training responses of its own borrows its cell's responses nearest in length (range in "
+            "length units).",
             "",
             "| bucket | reference | n | "
             + " | ".join(MAIN_FEATURES)
@@ -70,7 +74,10 @@ class ReferenceReport:
             + " | ---: | ---: | ---: | ---: |",
         ]
         for row in self.rows:
-            reference = "own" if row.reference == row.bucket else "cell (backed off)"
+            reference = "own"
+            if row.borrowed_range is not None:
+                low, high = row.borrowed_range
+                reference = f"borrowed (own {row.own}): lengths {low}–{high}"
             bands = " | ".join(_band_text(row.bands[f]) for f in MAIN_FEATURES)
             stats = " | ".join(_number(v) for v in (row.heldout_mean, row.heldout_median, row.heldout_q90))
             head = f"| {table_code(row.bucket)} | {reference} | {row.n_reference}"
@@ -99,6 +106,8 @@ def build_reference_report(
                 bucket=bucket,
                 reference=key,
                 n_reference=stats.n,
+                own=stats.own,
+                borrowed_range=stats.borrowed_range,
                 bands={f: [stats.low[FEATURE_INDEX[f]], stats.high[FEATURE_INDEX[f]]] for f in MAIN_FEATURES},
                 heldout_n=len(ds),
                 heldout_mean=float(ds.mean()) if len(ds) else None,

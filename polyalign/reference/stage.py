@@ -24,7 +24,7 @@ from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import HumanReference, build_reference
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
-STAGE, STAGE_VERSION = "reference", 1
+STAGE, STAGE_VERSION = "reference", 2  # 2: sparse buckets borrow length-nearest responses
 REPORT_FILE = "report.json"
 CRITIC_STAGE, CRITIC_STAGE_VERSION = "critic", 1
 CRITIC_FILE = "critic.json"
@@ -60,7 +60,8 @@ def reference_stage(
     def build(target: Path) -> dict[str, Any]:
         source = {"prepare_key": prepare_key, "prepare_folder": str(prepared.folder)}
         embedder = load_embedder(config.embedder) if config.embedder else None
-        reference = build_reference(prepared.content.splits["train"], config, source, embedder)
+        edges = prepared.content.report.edges
+        reference = build_reference(prepared.content.splits["train"], config, source, embedder, edges)
         all_buckets = [str(r.bucket) for split in prepared.content.splits.values() for r in split]
         heldout = {s: prepared.content.splits[s] for s in ("val", "test")}
         report = build_reference_report(reference, all_buckets, heldout)
@@ -70,7 +71,7 @@ def reference_stage(
         levels = [s.level for s in reference.stats.values()]
         return {
             "feature_names": list(reference.feature_names),
-            "references": {"buckets": levels.count("bucket"), "cells": levels.count("cell")},
+            "references": {level: levels.count(level) for level in ("bucket", "borrowed", "cell")},
         }
 
     return artifacts.run_stage(
