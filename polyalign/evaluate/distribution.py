@@ -191,7 +191,7 @@ def distinct_2(data: EvalData, sets: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def self_bleu(data: EvalData) -> dict[str, np.ndarray]:
-    """BLEU-4 of each response against the other responses of its bucket (add-one smoothing for n > 1,
+    """BLEU-4 of each response against the other responses of its bucket (NLTK's smoothing method 2,
     closest reference length); lower means more diverse. The human value is the same on human responses."""
     out = {}
     rows = data.rows_by(data.buckets)
@@ -200,14 +200,18 @@ def self_bleu(data: EvalData) -> dict[str, np.ndarray]:
         values = np.full(data.n, np.nan)
         for idx in rows.values():
             if len(idx) >= 2:
-                values[idx] = _self_bleu_group([toks[i] for i in idx])
+                values[idx] = self_bleu_group([toks[i] for i in idx])
         out[side] = values
     return out
 
 
-def _self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray:
+def self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray:
     """Each member against all others, in one pass: for every n-gram keep the two largest counts and
-    their holder, so 'the largest count among the others' is the top count unless the member holds it."""
+    their holder, so 'the largest count among the others' is the top count unless the member holds it.
+
+    Smoothing is NLTK's method 2 (Lin & Och 2004): for n > 1, p_n = (clipped + 1) / (max(1, n-grams) + 1),
+    the denominator at least 1 as in NLTK's modified precision. So a response shorter than n scores ½ on
+    that order, not 1 (a 3-token response would otherwise gain a free perfect 4-gram precision)."""
     m = len(token_lists)
     log_precisions = np.zeros(m)
     for n in range(1, max_n + 1):
@@ -231,7 +235,7 @@ def _self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray
             if n == 1:
                 log_precisions[i] += np.log(clipped / total) if clipped else -np.inf
             else:
-                log_precisions[i] += np.log((clipped + 1) / (total + 1))
+                log_precisions[i] += np.log((clipped + 1) / (max(total, 1) + 1))
     lengths = np.array([len(t) for t in token_lists])
     bleu = np.zeros(m)
     for i in range(m):
