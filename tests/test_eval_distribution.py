@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from polyalign.evaluate.distribution import self_bleu_group
+from polyalign.evaluate.distribution import language_fits, self_bleu_group
 
 
 def test_self_bleu_smooths_missing_orders_by_nltk_method_2():
@@ -31,3 +31,15 @@ def test_self_bleu_brevity_and_no_unigram_match():
     assert values == pytest.approx([0.125**0.25 * math.exp(-1), 0.5])
     assert self_bleu_group([["x"], ["y"], []]).tolist() == [0.0, 0.0, 0.0]
     assert np.all(np.isfinite(self_bleu_group([["a"], ["a"]])))
+
+
+def test_language_fit_never_counts_an_abstention_as_wrong():
+    """'Yes.' and 'no idea' are too short for the detector (unknown): in an English cell their Latin
+    letters fit (1), in a Chinese cell they do not (0). '🙂' and '' have no letters: n/a (nan). A
+    detected language counts as detected: '好的' is zh, so 0 in an English cell; 'ok 好' is mixed: 0."""
+    texts = ["Yes.", "no idea", "Yes.", "🙂", "", "好的", "好的", "ok 好"]
+    languages = ["en", "en", "zh", "en", "zh", "zh", "en", "zh"]
+    values = language_fits(texts, languages)
+    assert values[[0, 1, 2, 5, 6, 7]].tolist() == [1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+    assert np.isnan(values[[3, 4]]).all()
+    assert np.nanmean(values) == pytest.approx(3 / 6)

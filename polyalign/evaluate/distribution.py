@@ -252,18 +252,25 @@ def self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray:
 
 
 def language_fit(data: EvalData) -> dict[str, np.ndarray]:
-    """1 when the response is detected (offline) in the record's language; mixed/unknown count as 0."""
-    from polyalign.data.language import detect_language
+    """Per response, 1 when it is in the record's language and 0 when not (a mixed-language answer is
+    not); model and human responses alike, so the human value is the one to read the model's against."""
+    return {side: language_fits(getattr(data, side), data.languages) for side in ("model", "human")}
 
-    out = {}
-    for side in ("model", "human"):
-        texts = getattr(data, side)
-        out[side] = np.array(
-            [
-                float(detect_language(t).language == lang)
-                for t, lang in zip(texts, data.languages, strict=True)
-            ]
+
+def language_fits(texts: list[str], languages: list[str]) -> np.ndarray:
+    """(n,) 1/0 per text, nan where nothing can be judged. Where the offline detector abstains (`unknown`:
+    answers of a few words, which left short English human answers at 0.46-0.48), the text is judged by
+    its script against the language's (`script_fits`); a text without letters is nan, never wrong."""
+    from polyalign.data.language import detect_language, script_fits
+
+    out = np.full(len(texts), np.nan)
+    for i, (text, language) in enumerate(zip(texts, languages, strict=True)):
+        detection = detect_language(text)
+        fits = (
+            script_fits(text, language) if detection.status == "unknown" else detection.language == language
         )
+        if fits is not None:
+            out[i] = float(fits)
     return out
 
 
