@@ -132,7 +132,7 @@ def test_evaluate_cli_writes_results_the_report_reads(tmp_path, monkeypatch):
     config = tmp_path / "run.yaml"
     config.write_text(
         "prepare:\n  sources:\n    - fixture: 0\n"
-        "evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n"
+        "evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n  macro_min_rows: 2\n"
     )
     runner = CliRunner()
     out = tmp_path / "human-split"
@@ -143,6 +143,8 @@ def test_evaluate_cli_writes_results_the_report_reads(tmp_path, monkeypatch):
     assert results["run"] == "human-split" and results["counts"]["evaluated"] > 50
     assert results["versions"]["polyalign"] and results["config"]["embedder"] == "hashing"
     assert draws["draws"] == 20 and "__macro__" in draws["metrics"]["bng"]
+    assert results["metrics"]["em"]["na"].startswith("human split: no gold")  # said in the output too
+    assert "human split" in result.output and "em" not in draws["metrics"]
     assert (out / "per_item.jsonl").is_file() and (out / "manifest.json").is_file()
     bad = runner.invoke(app, ["evaluate", str(tmp_path / "missing.jsonl"), "-c", str(config)])
     assert bad.exit_code == 2 and "no generations file" in bad.output
@@ -157,7 +159,7 @@ def test_load_results_rejects_other_folders(tmp_path):
 
 
 def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, tmp_path):
-    """The key is hash(evaluate@1, prepare key, reference key, generations identity, config hash, run name),
+    """The key is hash(evaluate@2, prepare key, reference key, generations identity, config hash, run name),
     the folder root/evaluate/<key>; a second call reuses the complete artefact."""
     prepared = small_prepared(str(tmp_path_factory.mktemp("eval-stage")))
     reference = build_reference(prepared.content.splits["train"], ReferenceConfig())
@@ -165,7 +167,7 @@ def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, 
     config = fast_config(embedder="", bootstrap=10)
     first = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
     identity, name = "human:split:0", "human-split"
-    key = artifact_key("evaluate", 1, prepared.key, "ref-key", identity, config_hash(config), name)
+    key = artifact_key("evaluate", 2, prepared.key, "ref-key", identity, config_hash(config), name)
     assert first.key == key and first.folder == tmp_path / "evaluate" / key and not first.reused
     assert first.manifest["run"] == "human-split" and first.content["key"] == key
     assert first.manifest["parents"]["generations"] == "human:split:0"

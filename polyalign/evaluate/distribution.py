@@ -107,20 +107,22 @@ def _histograms(bins: np.ndarray, k: int) -> np.ndarray:
 def tdm_components(data: EvalData, side: str) -> np.ndarray:
     """(n, 3): log length ratio response/user turn, lexical coupling (share of the response's token
     types found in the user turn), semantic coupling (cosine of their embeddings; nan without an
-    embedder)."""
+    embedder). Each side couples to the user turn of the prompt it answers."""
     key = f"tdm:{side}"
     if key in data.cache:
         return data.cache[key]
+    user_side = "user" if side == "model" else "human_user"
     units = getattr(data, f"{side}_x")[:, FEATURE_INDEX["length_units"]]
-    user_units = np.array([max(len(t), 0) for t in tokens(data, "user")], dtype=float)
+    user_tokens = tokens(data, user_side)
+    user_units = np.array([len(t) for t in user_tokens], dtype=float)
     out = np.full((data.n, 3), np.nan)
     out[:, 0] = np.log1p(units) - np.log1p(user_units)
-    for i, (resp, user) in enumerate(zip(tokens(data, side), tokens(data, "user"), strict=True)):
+    for i, (resp, user) in enumerate(zip(tokens(data, side), user_tokens, strict=True)):
         types = set(resp)
         out[i, 1] = len(types & set(user)) / len(types) if types else 0.0
-    emb = getattr(data, f"{side}_emb")
-    if emb is not None and data.user_emb is not None:
-        out[:, 2] = _cosine(emb, data.user_emb)
+    emb, user_emb = getattr(data, f"{side}_emb"), getattr(data, f"{user_side}_emb")
+    if emb is not None and user_emb is not None:
+        out[:, 2] = _cosine(emb, user_emb)
     data.cache[key] = out
     return out
 
