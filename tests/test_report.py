@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import itertools
 import json
 import re
@@ -100,6 +101,11 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
     assert templated["em"]["macro"]["diff"] < 0
     assert comp["runs"]["partial"]["bng"]["macro"]["na"] == "different test records"
     markdown = paths.markdown.read_text(encoding="utf-8")
+    for metric in registry.METRICS.values():  # the glossary line of every metric, from its registry entry
+        assert metric.blind_to in markdown and html.escape(metric.blind_to) in page, metric.name
+        assert metric.floor in markdown and html.escape(metric.floor) in page, metric.name
+    assert "## Metric glossary" in markdown and "reference backed off to" in markdown
+    assert "record-weighted mean" in markdown and "; w " in markdown
     assert (
         "## Paired differences" in markdown
         and "### templated − gold" in markdown
