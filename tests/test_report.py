@@ -170,10 +170,10 @@ def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path)
     paths = report_stage([runs[0], damaged], root=tmp_path, out=tmp_path / "out").content
     page, markdown = paths.html.read_text(encoding="utf-8"), paths.markdown.read_text(encoding="utf-8")
     assert "could not be drawn" not in page
-    bng = _markdown_rows(markdown, "bng ")  # bucket | n | gold | templated | human
-    assert len(bng) > 5 and all(row[3] == "n/a" for row in bng) and all(row[2] != "n/a" for row in bng)
+    bng = _markdown_rows(markdown, "bng ")  # bucket | backed off to | n | gold | templated | human
+    assert len(bng) > 5 and all(row[4] == "n/a" for row in bng) and all(row[3] != "n/a" for row in bng)
     token_f1 = _markdown_rows(markdown, "token_f1 ")
-    assert token_f1 and all(row[3] != "n/a" for row in token_f1)  # its other metrics are untouched
+    assert token_f1 and all(row[4] != "n/a" for row in token_f1)  # its other metrics are untouched
     for section in ("Macro-averages", "Paired differences", "C-MAUVE", "Heatmap", "Length histograms"):
         assert f">{section}" in page
     assert page.count("<svg") >= 2  # gold's heatmap and histograms are still drawn
