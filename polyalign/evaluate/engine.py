@@ -1,13 +1,16 @@
 """The evaluation engine: aligned data of the evaluated records → every metric per bucket, with intervals.
 
 Every registered metric is computed per bucket (context cell + the human reference's length bin) with a
-bootstrap interval over records, macro-averaged over buckets, and, where meaningful, beside the same
-statistic of the human test responses. MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side)
-with the human re-split noise band. A bucket with too few rows, or whose value is undefined, is `n/a` with
-the reason its registry entry gives; a metric that raises is a `MetricError` naming the metric and the
-bucket. `aggregate` is the one per-bucket bootstrap (the judge's scores go through it too). Also assembles
-the data the report plots (lengths, a 2-D embedding map, buckets by own length). Writes only the embedding
-cache (`cached_encode`); the results artefact is `results.py`'s.
+bootstrap interval over records, macro-averaged over the buckets with at least `macro_min_rows` records
+beside the record-weighted mean over all of them, and, where meaningful, beside the same statistic of the
+human side (the held-out human floor). A bucket whose reference backed off to its cell is marked. Utility
+needs the gold answer to each prompt, so it is n/a for the human split, whose human side answers others.
+MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side) with the human re-split noise band. A
+bucket with too few rows, or whose value is undefined, is `n/a` with the reason its registry entry gives; a
+metric that raises is a `MetricError` naming the metric and the bucket. `aggregate` is the one per-bucket
+bootstrap (the judge's scores go through it too). Also assembles the data the report plots (lengths, a 2-D
+embedding map, buckets by own length). Writes only the embedding cache (`cached_encode`); the results
+artefact is `results.py`'s.
 """
 
 from __future__ import annotations
