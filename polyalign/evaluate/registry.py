@@ -274,8 +274,9 @@ METRICS = _registry(
         _mauve,
         floor="the cell's human re-split noise band (mean ± sd)",
         blind_to=(
-            "on sentence embeddings: repetition and a template around long answers (0.93-1.00); a wrong-"
-            "language answer (EN and ZH embeddings align); global MAUVE: answers swapped between cells"
+            "on sentence embeddings: repetition and a template around long answers (C-MAUVE stayed at "
+            "0.93-1.00 on a bilingual corpus); a wrong-language answer (EN and ZH embeddings align); global "
+            "MAUVE: answers swapped between cells"
         ),
         ideal=1.0,
         needs_embeddings=True,
