@@ -16,8 +16,15 @@ EDGES = {"en": [40.0, 120.0, 240.0], "zh": [40.0, 120.0, 240.0]}
 
 
 def fast_config(**overrides) -> EvalConfig:
-    """Offline, deterministic and quick: lexical hashing embedder, 50 bootstrap draws, 5 noise repeats."""
-    values = {"embedder": "hashing", "bootstrap": 50, "mauve_noise_repeats": 5, "map_points": 100}
+    """Offline, deterministic and quick: lexical hashing embedder, 50 bootstrap draws, 5 noise repeats;
+    every bucket of 2+ records in the macro (the small fixture's test buckets hold 1-7 records)."""
+    values = {
+        "embedder": "hashing",
+        "bootstrap": 50,
+        "mauve_noise_repeats": 5,
+        "map_points": 100,
+        "macro_min_rows": 2,
+    }
     return EvalConfig(**{**values, **overrides})
 
 

@@ -1,6 +1,7 @@
 """Acceptance of the metric suite (issue 6): human vs human looks human, degraded responses do not.
 
-The human test responses, split in two halves per bucket, are evaluated against each other: MAUVE near 1,
+The human test responses, split in two halves per bucket, are evaluated against each other (half A's
+own responses, then degraded versions of them, against half B's): MAUVE near 1,
 BNG near 0, AUC near 0.5. Deliberately degraded versions of the same responses (truncated, templated,
 shuffled between context cells) must move every faithfulness metric the expected way. On the synthetic
 fixture (test split enlarged to ~60 records per cell; C-MAUVE from 25 rows per side so the cells are
@@ -39,7 +40,7 @@ def evaluated(tmp_path_factory):
         responses = human.responses if kind == "human" else degrade(records, human.responses, kind)
         out[kind] = evaluate_generations(
             records,
-            Generations(responses, {"method": kind}),
+            Generations(responses, {"method": kind}, partners=human.partners),
             reference,
             config,
             edges=EDGES,
@@ -143,7 +144,7 @@ def test_dev_corpus_human_vs_human(dev_corpus, tmp_path):
         responses = human.responses if kind == "human" else degrade(records, human.responses, kind)
         results[kind] = evaluate_generations(
             records,
-            Generations(responses, {}),
+            Generations(responses, {}, partners=human.partners),
             reference,
             config,
             edges=EDGES,

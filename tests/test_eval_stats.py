@@ -83,3 +83,26 @@ def test_js_divergence_and_wasserstein():
     assert js_divergence(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1.0)
     a, b = np.array([[0.0], [1.0]]), np.array([[3.0], [2.0]])  # sorted: (0,1) vs (2,3): mean gap 2
     assert wasserstein_equal(a, b)[0] == pytest.approx(2.0)
+
+
+def test_macro_leaves_out_small_buckets_and_the_weighted_mean_counts_records():
+    """Bucket a: 4 records (1, 1, 1, 5), mean 2, human (0, 0, 0, 0); bucket b: 2 records (10, 10), human
+    (1, 1). With macro_min_rows 3 the macro is a's alone: 2 (human 0), b left out; the record-weighted
+    mean is (4·2 + 2·10) / 6 = 14/3 (human 2/6), each of its draws (4·draw of a + 2·10) / 6. With 5 no
+    bucket qualifies: the macro is n/a, the weighted mean stays."""
+    scores = np.array([1.0, 1.0, 1.0, 5.0, 10.0, 10.0])
+    human = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
+    a, b = "en|single|open_chat|short", "zh|single|open_chat|short"
+    rows, positions = bootstrap_rows([a, a, a, a, b, b], 0, 50)
+    values = item_values({"model": scores, "human": human})
+    _, macro, draws = aggregate(values, rows, positions, 0.9, macro_min_rows=3, na_reason=str)
+    assert (macro["value"], macro["human"], macro["n_buckets"], macro["left_out"]) == (2.0, 0.0, 1, 1)
+    assert np.allclose(draws[MACRO], draws[a])
+    weighted = macro["weighted"]
+    assert weighted["value"] == pytest.approx(14 / 3) and weighted["human"] == pytest.approx(1 / 3)
+    assert (weighted["n"], weighted["n_buckets"]) == (6, 2)
+    weighted_draws = macro_average({a: 2.0, b: 10.0}, {a: np.array(draws[a])}, {a: 4, b: 2})[1]
+    assert np.allclose(weighted_draws, (4 * np.array(draws[a]) + 20) / 6)
+    _, none, _ = aggregate(values, rows, positions, 0.9, macro_min_rows=5, na_reason=str)
+    assert none["value"] is None and "no bucket has >= 5 records" in none["na"]
+    assert none["weighted"]["value"] == pytest.approx(14 / 3)

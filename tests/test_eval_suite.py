@@ -18,11 +18,20 @@ from polyalign.cli import app
 from polyalign.config import config_hash
 from polyalign.data.buckets import BucketKey
 from polyalign.errors import ConfigError, InputError, PolyAlignError
-from polyalign.evaluate.engine import MetricError, build_eval_data, compute_metrics, evaluate_generations
+from polyalign.evaluate.distribution import tdm_components
+from polyalign.evaluate.engine import (
+    NO_GOLD,
+    MetricError,
+    build_eval_data,
+    compute_metrics,
+    evaluate_generations,
+    last_user_turn,
+)
 from polyalign.evaluate.generations import (
     Generations,
     GenerationsError,
     human_generations,
+    human_split,
     read_generations,
     run_name,
     unique_names,
@@ -132,7 +141,7 @@ def test_evaluate_cli_writes_results_the_report_reads(tmp_path, monkeypatch):
     config = tmp_path / "run.yaml"
     config.write_text(
         "prepare:\n  sources:\n    - fixture: 0\n"
-        "evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n"
+        "evaluate:\n  embedder: hashing\n  bootstrap: 20\n  mauve_noise_repeats: 3\n  macro_min_rows: 2\n"
     )
     runner = CliRunner()
     out = tmp_path / "human-split"
@@ -143,6 +152,8 @@ def test_evaluate_cli_writes_results_the_report_reads(tmp_path, monkeypatch):
     assert results["run"] == "human-split" and results["counts"]["evaluated"] > 50
     assert results["versions"]["polyalign"] and results["config"]["embedder"] == "hashing"
     assert draws["draws"] == 20 and "__macro__" in draws["metrics"]["bng"]
+    assert results["metrics"]["em"]["na"].startswith("human split: no gold")  # said in the output too
+    assert "human split" in result.output and "em" not in draws["metrics"]
     assert (out / "per_item.jsonl").is_file() and (out / "manifest.json").is_file()
     bad = runner.invoke(app, ["evaluate", str(tmp_path / "missing.jsonl"), "-c", str(config)])
     assert bad.exit_code == 2 and "no generations file" in bad.output
@@ -157,7 +168,7 @@ def test_load_results_rejects_other_folders(tmp_path):
 
 
 def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, tmp_path):
-    """The key is hash(evaluate@1, prepare key, reference key, generations identity, config hash, run name),
+    """The key is hash(evaluate@2, prepare key, reference key, generations identity, config hash, run name),
     the folder root/evaluate/<key>; a second call reuses the complete artefact."""
     prepared = small_prepared(str(tmp_path_factory.mktemp("eval-stage")))
     reference = build_reference(prepared.content.splits["train"], ReferenceConfig())
@@ -165,7 +176,7 @@ def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, 
     config = fast_config(embedder="", bootstrap=10)
     first = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
     identity, name = "human:split:0", "human-split"
-    key = artifact_key("evaluate", 1, prepared.key, "ref-key", identity, config_hash(config), name)
+    key = artifact_key("evaluate", 2, prepared.key, "ref-key", identity, config_hash(config), name)
     assert first.key == key and first.folder == tmp_path / "evaluate" / key and not first.reused
     assert first.manifest["run"] == "human-split" and first.content["key"] == key
     assert first.manifest["parents"]["generations"] == "human:split:0"
@@ -249,3 +260,52 @@ def test_own_length_buckets_use_the_prepared_edges_or_fail(fixture_data):
     data, _ = build_eval_data(test, human_generations(test), reference, only_en)
     with pytest.raises(PolyAlignError, match=r"no length-bin edges for language\(s\) \['zh'\]"):
         compute_metrics(data, fast_config(), [get_metric("em")])
+
+
+def test_human_split_answers_each_half_with_its_own_responses(fixture_data):
+    """Half A plays the model with its own human responses to its own prompts; its partner in half B (same
+    bucket, never in A) is the human side, response and prompt. So TDM couples each side to the prompt it
+    answers: both sides' coupling components equal those of the gold run at the record that wrote them.
+    Utility has no gold here: n/a with the reason."""
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    records, split = human_split(test, seed=0)
+    ids = {r.id for r in records}
+    assert split.responses == {r.id: r.response for r in records}
+    partners = split.partners
+    assert set(partners) == ids and not ids & {p.id for p in partners.values()}
+    assert all(partners[r.id].bucket == r.bucket for r in records)
+    data, _ = build_eval_data(records, split, reference, EDGES)
+    assert not data.paired and data.human == [partners[i].response for i in data.ids]
+    assert data.human_user == [last_user_turn(partners[i]) for i in data.ids]
+    gold, _ = build_eval_data(test, human_generations(test), reference, EDGES)
+    row = {record_id: i for i, record_id in enumerate(gold.ids)}
+    model_rows, human_rows = [row[i] for i in data.ids], [row[partners[i].id] for i in data.ids]
+    expected = tdm_components(gold, "human")
+    np.testing.assert_array_equal(tdm_components(data, "model"), expected[model_rows])
+    np.testing.assert_array_equal(tdm_components(data, "human"), expected[human_rows])
+    result = compute_metrics(data, fast_config(), [get_metric("em"), get_metric("tdm")]).results
+    assert result["metrics"]["em"]["na"] == NO_GOLD and "buckets" not in result["metrics"]["em"]
+    assert result["metrics"]["tdm"]["macro"]["value"] > 0  # two different halves: a noise floor, not 0
+
+
+def test_backed_off_buckets_are_marked_and_the_macro_counts_them(fixture_data):
+    """Every bucket whose reference resolves to another key (its cell) carries `backed_off_to`; the macro
+    says how many of its buckets are backed off and leaves out buckets below macro_min_rows."""
+    prepared, reference = fixture_data
+    test = prepared.splits["test"]
+    data, _ = build_eval_data(test, human_generations(test), reference, EDGES)
+    result = compute_metrics(data, fast_config(macro_min_rows=4), [get_metric("hcr_all")]).results
+    entry = result["metrics"]["hcr_all"]
+    backed = {b: reference.resolve(b) for b in entry["buckets"] if reference.resolve(b) != b}
+    assert backed and {b: r.get("backed_off_to") for b, r in entry["buckets"].items()} == {
+        b: backed.get(b) for b in entry["buckets"]
+    }
+    counted = [b for b, r in entry["buckets"].items() if r["n"] >= 4]
+    macro = entry["macro"]
+    assert (macro["n_buckets"], macro["min_rows"]) == (len(counted), 4)
+    assert macro["backed_off"] == sum(b in backed for b in counted)
+    assert macro["left_out"] == len(entry["buckets"]) - len(counted)
+    assert macro["weighted"]["n"] == len(test)
+    assert get_metric("auc").macro_rows(fast_config(macro_min_rows=2)) == 10
+    assert get_metric("bng").macro_rows(fast_config(macro_min_rows=20)) == 20

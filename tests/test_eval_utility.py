@@ -68,3 +68,11 @@ def test_utility_scores_identity_and_empty():
     assert scores["em"].tolist() == [1.0, 0.0]
     assert scores["chrf"][0] == pytest.approx(1.0)
     assert scores["token_f1"][1] == 0.0 and scores["chrf"][1] == 0.0
+
+
+def test_an_empty_prediction_scores_zero_unless_the_reference_is_empty_too():
+    """'' vs '?' and '' vs an emoji have no word tokens on either side: the texts differ, so 0 (SQuAD's
+    token convention would give 1). '' vs '' and '?' vs ' ? ' agree on their normalised text: 1."""
+    scores = utility_scores(["", "", "", "?", "!"], ["?", "🙂", "", " ? ", "?"])
+    for name in ("em", "token_f1", "rouge_l"):
+        assert scores[name].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0], name

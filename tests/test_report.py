@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import itertools
 import json
 import re
@@ -100,6 +101,11 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
     assert templated["em"]["macro"]["diff"] < 0
     assert comp["runs"]["partial"]["bng"]["macro"]["na"] == "different test records"
     markdown = paths.markdown.read_text(encoding="utf-8")
+    for metric in registry.METRICS.values():  # the glossary line of every metric, from its registry entry
+        assert metric.blind_to in markdown and html.escape(metric.blind_to) in page, metric.name
+        assert metric.floor in markdown and html.escape(metric.floor) in page, metric.name
+    assert "## Metric glossary" in markdown and "reference backed off to" in markdown
+    assert "record-weighted mean" in markdown and "; w " in markdown
     assert (
         "## Paired differences" in markdown
         and "### templated − gold" in markdown
@@ -164,10 +170,10 @@ def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path)
     paths = report_stage([runs[0], damaged], root=tmp_path, out=tmp_path / "out").content
     page, markdown = paths.html.read_text(encoding="utf-8"), paths.markdown.read_text(encoding="utf-8")
     assert "could not be drawn" not in page
-    bng = _markdown_rows(markdown, "bng ")  # bucket | n | gold | templated | human
-    assert len(bng) > 5 and all(row[3] == "n/a" for row in bng) and all(row[2] != "n/a" for row in bng)
+    bng = _markdown_rows(markdown, "bng ")  # bucket | backed off to | n | gold | templated | human
+    assert len(bng) > 5 and all(row[4] == "n/a" for row in bng) and all(row[3] != "n/a" for row in bng)
     token_f1 = _markdown_rows(markdown, "token_f1 ")
-    assert token_f1 and all(row[3] != "n/a" for row in token_f1)  # its other metrics are untouched
+    assert token_f1 and all(row[4] != "n/a" for row in token_f1)  # its other metrics are untouched
     for section in ("Macro-averages", "Paired differences", "C-MAUVE", "Heatmap", "Length histograms"):
         assert f">{section}" in page
     assert page.count("<svg") >= 2  # gold's heatmap and histograms are still drawn

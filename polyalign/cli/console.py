@@ -107,7 +107,7 @@ def print_preference_summary(summary: dict[str, Any]) -> None:
 def print_results(results: dict[str, Any]) -> None:
     counts = results["counts"]
     table = Table(title=f"{results['run']}: {counts['evaluated']} of {counts['records']} test records")
-    for column in ("metric", "group", "macro [95% CI]", "human"):
+    for column in ("metric", "group", "macro [95% CI]", "weighted", "human"):
         table.add_column(column, justify="left" if column in ("metric", "group") else "right")
     for metric, entry in results["metrics"].items():
         macro = entry.get("macro", {})
@@ -120,8 +120,10 @@ def print_results(results: dict[str, Any]) -> None:
         else:
             interval = f" [{macro['low']:.3f}, {macro['high']:.3f}]" if macro.get("low") is not None else ""
             value = f"{macro['value']:.3f}{interval}"
+        weighted = macro.get("weighted") or {}
+        mean = f"{weighted['value']:.3f}" if weighted.get("value") is not None else ""
         human = f"{macro['human']:.3f}" if macro.get("human") is not None else ""
-        table.add_row(metric, entry.get("group", ""), value, human)
+        table.add_row(metric, entry.get("group", ""), value, mean, human)
     console.print(table)
     for warning in results.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}")

@@ -3,7 +3,8 @@
 Script counts decide between CJK and alphabetic text and catch code-switched (mixed) conversations;
 `py3langid` (its model ships inside the wheel) names the language of alphabetic text. A text with no
 letters, or one the model is unsure of, comes back `unknown`; one where two scripts both carry a large
-share comes back `mixed`. The caller decides what to do with those (prepare quarantines them).
+share comes back `mixed`. The caller decides what to do with those (prepare quarantines them). Where the
+detector abstains, `script_fits` can still say whether a text's letters are in its language's script.
 """
 
 from __future__ import annotations
@@ -57,3 +58,20 @@ def detect_language(text: str, *, mixed_share: float = 0.3, min_confidence: floa
     if confidence < min_confidence:
         return Detection(None, "unknown", float(confidence))
     return Detection(language, "ok", float(confidence))
+
+
+# Languages written in CJK scripts (counted as characters); every other language is alphabetic (words).
+CJK_LANGUAGES = frozenset({"zh", "ja", "ko"})
+
+
+def script_fits(text: str, language: str) -> bool | None:
+    """Whether most of `text`'s letter units are in the script `language` is written in (CJK characters
+    for zh/ja/ko, alphabetic words otherwise); None when it has no letters (an emoji, a number, nothing).
+
+    A judgement by script only: it cannot tell English from French, so it is meant for the short texts
+    on which `detect_language` abstains."""
+    cjk_units = len(_HAN.findall(text)) + len(_KANA.findall(text)) + len(_HANGUL.findall(text))
+    words = len(_WORD.findall(text))
+    if cjk_units + words == 0:
+        return None
+    return cjk_units > words if language in CJK_LANGUAGES else words > cjk_units

@@ -1,6 +1,7 @@
 """Evaluation of generations against the human test responses (METHOD.md §6).
 
-`registry` names every metric with its group, direction, minimum rows, n/a reason and cell view;
+`registry` names every metric with its group, direction, minimum rows, n/a reason, cell view and
+glossary line (`glossary` writes the glossary table for the report and the README);
 `utility`, `distribution` and `naturalness` compute them; `stats` gives bootstrap intervals,
 macro-averages and paired differences; `generations` reads what is evaluated; `engine` runs every metric
 per bucket with the one per-bucket bootstrap (the judge uses it too); `results` writes and reads the

@@ -25,6 +25,8 @@ class EvalConfig:
     #                    folds bias a null AUC least below 0.5 on small cells, see naturalness.py)
     auc_repeats: int = 5  # random fold partitions averaged
     auc_min_rows: int = 10  # per bucket, rows per side below which the AUC is n/a
+    macro_min_rows: int = 20  # buckets with fewer test records are left out of the macro-average (still
+    #                           shown, and in the record-weighted mean): the reference's min_bucket_size
     map_points: int = 400  # points per side of the 2-D embedding map stored for the report
     allow_missing: bool = False  # evaluate only the ids present (the run is then marked partial)
 
@@ -35,6 +37,8 @@ class EvalConfig:
             raise ConfigError(f"evaluate.ci must be in (0.5, 1), got {self.ci}")
         if self.mauve_min_rows < 2 or self.mauve_noise_repeats < 2:
             raise ConfigError("evaluate.mauve_min_rows and mauve_noise_repeats must be >= 2")
+        if self.macro_min_rows < 1:
+            raise ConfigError(f"evaluate.macro_min_rows must be >= 1, got {self.macro_min_rows}")
         if self.auc_folds < 2 or self.auc_min_rows < 2:
             raise ConfigError("evaluate.auc_folds and auc_min_rows must be >= 2")
 

@@ -26,8 +26,9 @@ class EvalData:
     languages: list[str]
     tracks: list[str]
     model: list[str]  # generated responses
-    human: list[str]  # the human test responses (gold)
-    user: list[str]  # the last user turn of the prompt (TDM)
+    human: list[str]  # the human test responses (gold; the human split: the partner record's response)
+    user: list[str]  # the last user turn of the prompt the model side answers (TDM)
+    human_user: list[str]  # the last user turn of the prompt the human side answers (the same when paired)
     model_x: np.ndarray  # (n, F) features of the model responses
     human_x: np.ndarray  # (n, F) features of the human responses
     reference: HumanReference
@@ -36,7 +37,9 @@ class EvalData:
     model_emb: np.ndarray | None = None  # (n, E) embeddings, when an embedder is configured
     human_emb: np.ndarray | None = None
     user_emb: np.ndarray | None = None
+    human_user_emb: np.ndarray | None = None
     pool_emb: dict[str, np.ndarray] = field(default_factory=dict)  # cell -> train human embeddings (noise)
+    paired: bool = True  # model and human side answer the same prompt (False: the human split, no gold)
     seed: int = 0
     auc_folds: int = 2
     auc_repeats: int = 5

@@ -107,20 +107,22 @@ def _histograms(bins: np.ndarray, k: int) -> np.ndarray:
 def tdm_components(data: EvalData, side: str) -> np.ndarray:
     """(n, 3): log length ratio response/user turn, lexical coupling (share of the response's token
     types found in the user turn), semantic coupling (cosine of their embeddings; nan without an
-    embedder)."""
+    embedder). Each side couples to the user turn of the prompt it answers."""
     key = f"tdm:{side}"
     if key in data.cache:
         return data.cache[key]
+    user_side = "user" if side == "model" else "human_user"
     units = getattr(data, f"{side}_x")[:, FEATURE_INDEX["length_units"]]
-    user_units = np.array([max(len(t), 0) for t in tokens(data, "user")], dtype=float)
+    user_tokens = tokens(data, user_side)
+    user_units = np.array([len(t) for t in user_tokens], dtype=float)
     out = np.full((data.n, 3), np.nan)
     out[:, 0] = np.log1p(units) - np.log1p(user_units)
-    for i, (resp, user) in enumerate(zip(tokens(data, side), tokens(data, "user"), strict=True)):
+    for i, (resp, user) in enumerate(zip(tokens(data, side), user_tokens, strict=True)):
         types = set(resp)
         out[i, 1] = len(types & set(user)) / len(types) if types else 0.0
-    emb = getattr(data, f"{side}_emb")
-    if emb is not None and data.user_emb is not None:
-        out[:, 2] = _cosine(emb, data.user_emb)
+    emb, user_emb = getattr(data, f"{side}_emb"), getattr(data, f"{user_side}_emb")
+    if emb is not None and user_emb is not None:
+        out[:, 2] = _cosine(emb, user_emb)
     data.cache[key] = out
     return out
 
@@ -191,7 +193,7 @@ def distinct_2(data: EvalData, sets: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def self_bleu(data: EvalData) -> dict[str, np.ndarray]:
-    """BLEU-4 of each response against the other responses of its bucket (add-one smoothing for n > 1,
+    """BLEU-4 of each response against the other responses of its bucket (NLTK's smoothing method 2,
     closest reference length); lower means more diverse. The human value is the same on human responses."""
     out = {}
     rows = data.rows_by(data.buckets)
@@ -200,14 +202,18 @@ def self_bleu(data: EvalData) -> dict[str, np.ndarray]:
         values = np.full(data.n, np.nan)
         for idx in rows.values():
             if len(idx) >= 2:
-                values[idx] = _self_bleu_group([toks[i] for i in idx])
+                values[idx] = self_bleu_group([toks[i] for i in idx])
         out[side] = values
     return out
 
 
-def _self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray:
+def self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray:
     """Each member against all others, in one pass: for every n-gram keep the two largest counts and
-    their holder, so 'the largest count among the others' is the top count unless the member holds it."""
+    their holder, so 'the largest count among the others' is the top count unless the member holds it.
+
+    Smoothing is NLTK's method 2 (Lin & Och 2004): for n > 1, p_n = (clipped + 1) / (max(1, n-grams) + 1),
+    the denominator at least 1 as in NLTK's modified precision. So a response shorter than n scores ½ on
+    that order, not 1 (a 3-token response would otherwise gain a free perfect 4-gram precision)."""
     m = len(token_lists)
     log_precisions = np.zeros(m)
     for n in range(1, max_n + 1):
@@ -231,7 +237,7 @@ def _self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray
             if n == 1:
                 log_precisions[i] += np.log(clipped / total) if clipped else -np.inf
             else:
-                log_precisions[i] += np.log((clipped + 1) / (total + 1))
+                log_precisions[i] += np.log((clipped + 1) / (max(total, 1) + 1))
     lengths = np.array([len(t) for t in token_lists])
     bleu = np.zeros(m)
     for i in range(m):
@@ -248,18 +254,25 @@ def _self_bleu_group(token_lists: list[list[str]], max_n: int = 4) -> np.ndarray
 
 
 def language_fit(data: EvalData) -> dict[str, np.ndarray]:
-    """1 when the response is detected (offline) in the record's language; mixed/unknown count as 0."""
-    from polyalign.data.language import detect_language
+    """Per response, 1 when it is in the record's language and 0 when not (a mixed-language answer is
+    not); model and human responses alike, so the human value is the one to read the model's against."""
+    return {side: language_fits(getattr(data, side), data.languages) for side in ("model", "human")}
 
-    out = {}
-    for side in ("model", "human"):
-        texts = getattr(data, side)
-        out[side] = np.array(
-            [
-                float(detect_language(t).language == lang)
-                for t, lang in zip(texts, data.languages, strict=True)
-            ]
+
+def language_fits(texts: list[str], languages: list[str]) -> np.ndarray:
+    """(n,) 1/0 per text, nan where nothing can be judged. Where the offline detector abstains (`unknown`:
+    answers of a few words, which left short English human answers at 0.46-0.48), the text is judged by
+    its script against the language's (`script_fits`); a text without letters is nan, never wrong."""
+    from polyalign.data.language import detect_language, script_fits
+
+    out = np.full(len(texts), np.nan)
+    for i, (text, language) in enumerate(zip(texts, languages, strict=True)):
+        detection = detect_language(text)
+        fits = (
+            script_fits(text, language) if detection.status == "unknown" else detection.language == language
         )
+        if fits is not None:
+            out[i] = float(fits)
     return out
 
 

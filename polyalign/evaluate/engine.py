@@ -1,13 +1,16 @@
 """The evaluation engine: aligned data of the evaluated records → every metric per bucket, with intervals.
 
 Every registered metric is computed per bucket (context cell + the human reference's length bin) with a
-bootstrap interval over records, macro-averaged over buckets, and, where meaningful, beside the same
-statistic of the human test responses. MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side)
-with the human re-split noise band. A bucket with too few rows, or whose value is undefined, is `n/a` with
-the reason its registry entry gives; a metric that raises is a `MetricError` naming the metric and the
-bucket. `aggregate` is the one per-bucket bootstrap (the judge's scores go through it too). Also assembles
-the data the report plots (lengths, a 2-D embedding map, buckets by own length). Writes only the embedding
-cache (`cached_encode`); the results artefact is `results.py`'s.
+bootstrap interval over records, macro-averaged over the buckets with at least `macro_min_rows` records
+beside the record-weighted mean over all of them, and, where meaningful, beside the same statistic of the
+human side (the held-out human floor). A bucket whose reference backed off to its cell is marked. Utility
+needs the gold answer to each prompt, so it is n/a for the human split, whose human side answers others.
+MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side) with the human re-split noise band. A
+bucket with too few rows, or whose value is undefined, is `n/a` with the reason its registry entry gives; a
+metric that raises is a `MetricError` naming the metric and the bucket. `aggregate` is the one per-bucket
+bootstrap (the judge's scores go through it too). Also assembles the data the report plots (lengths, a 2-D
+embedding map, buckets by own length). Writes only the embedding cache (`cached_encode`); the results
+artefact is `results.py`'s.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ from polyalign.evaluate.stats import bootstrap_positions, bucket_rng, centred_ci
 from polyalign.reference.embedders import Embedder
 from polyalign.reference.features import FEATURE_INDEX, extract
 from polyalign.reference.reference import HumanReference
+
+NO_GOLD = (
+    "human split: no gold to score against (half A's answers are themselves the gold of their prompts, "
+    "so utility would be 1 by construction; half B's answer other prompts)"
+)
 
 
 class MetricError(PolyAlignError):
@@ -85,7 +93,8 @@ def build_eval_data(
         )
     languages = [str(r.language) for r in records]
     model = [generations.responses[r.id] for r in records]
-    human = [r.response for r in records]
+    partners = [generations.partners.get(r.id, r) for r in records]  # the human side of each row
+    human = [p.response for p in partners]
     start = time.perf_counter()
     data = EvalData(
         ids=[r.id for r in records],
@@ -95,11 +104,13 @@ def build_eval_data(
         model=model,
         human=human,
         user=[last_user_turn(r) for r in records],
+        human_user=[last_user_turn(p) for p in partners],
         model_x=extract(model, languages),
         human_x=extract(human, languages),
         reference=reference,
         ref_keys=[reference.resolve(str(r.bucket)) for r in records],
         edges=edges,
+        paired=not generations.partners,
         seed=config.seed,
         auc_folds=config.auc_folds,
         auc_repeats=config.auc_repeats,
@@ -110,11 +121,13 @@ def build_eval_data(
         data.model_emb = cached_encode(embedder, model, cache_dir)
         data.human_emb = cached_encode(embedder, human, cache_dir)
         multi = [i for i, t in enumerate(data.tracks) if t == "multi"]
-        user_emb = np.zeros_like(data.human_emb)
-        if multi:
-            user_emb[multi] = cached_encode(embedder, [data.user[i] for i in multi], cache_dir)
-        data.user_emb = user_emb
-        embedded = 2 * len(records) + len(multi)
+        data.user_emb = _user_embeddings(embedder, data.user, multi, data.human_emb, cache_dir)
+        data.human_user_emb = (
+            data.user_emb
+            if data.paired
+            else _user_embeddings(embedder, data.human_user, multi, data.human_emb, cache_dir)
+        )
+        embedded = 2 * len(records) + len(multi) * (1 if data.paired else 2)
         for cell, size in Counter(data.cells).items():
             if size < config.mauve_min_rows:
                 continue
@@ -127,6 +140,16 @@ def build_eval_data(
         timings["embedding_s"] = time.perf_counter() - start
         timings["embedded_texts"] = embedded
     return data, timings
+
+
+def _user_embeddings(
+    embedder: Embedder, users: list[str], multi: list[int], like: np.ndarray, cache_dir: Path | None
+) -> np.ndarray:
+    """Embeddings of the user turns of multi-turn rows (TDM); zeros elsewhere."""
+    out = np.zeros_like(like)
+    if multi:
+        out[multi] = cached_encode(embedder, [users[i] for i in multi], cache_dir)
+    return out
 
 
 def compute_metrics(
@@ -152,6 +175,8 @@ def compute_metrics(
         }
         if metric.needs_embeddings and data.model_emb is None:
             entry["na"] = "no embedder configured (evaluate.embedder)"
+        elif metric.needs_gold and not data.paired:
+            entry["na"] = NO_GOLD
         elif metric.kind == "cell":
             entry.update(metric.fn(data, config))  # type: ignore[misc]
         else:
@@ -207,8 +232,16 @@ def _bucket_entries(
         config.ci,
         bounds=None if per_item is not None else metric.bounds,
         min_rows=metric.required_rows(config),
+        macro_min_rows=metric.macro_rows(config),
         na_reason=partial(_nan_reason, metric, data),
     )
+    for bucket, row in entry["buckets"].items():
+        resolved = data.reference.resolve(bucket)
+        if resolved != bucket:  # backed off: judged against its parent cell's reference
+            row["backed_off_to"] = resolved
+    macro = entry["macro"]
+    counted = [r for r in entry["buckets"].values() if r["value"] is not None and r["n"] >= macro["min_rows"]]
+    macro["backed_off"] = sum("backed_off_to" in r for r in counted)
     return stored
 
 
@@ -239,6 +272,7 @@ def aggregate(
     *,
     bounds: tuple[float, float] | None = None,
     min_rows: int = 1,
+    macro_min_rows: int = 1,
     na_reason: Callable[[np.ndarray], str],
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float | None]]]:
     """The per-bucket bootstrap of one statistic, macro-averaged over buckets: (buckets, macro, draws).
@@ -247,13 +281,26 @@ def aggregate(
     and its (B, n) resampled rows `sets`. Intervals are percentile intervals of per-record means
     (`bounds` None) or, for a set statistic, centred on the point and kept inside `bounds`. A bucket with
     fewer than `min_rows` rows, or whose point is undefined (`na_reason(idx)` says why), is n/a. The
-    macro-average weights buckets equally; `draws` holds the model draws per bucket and of the macro.
+    macro-average weighs alike the buckets with at least `macro_min_rows` rows (a 3-row bucket should not
+    outvote a 200-row one); beside it, `macro["weighted"]` is the record-weighted mean over every bucket
+    with a value. `draws` holds the model draws per bucket and of the macro.
     """
 
     def interval(point: float, draws: np.ndarray) -> tuple[float, float]:
         if bounds is None:
             return percentile_ci(draws, level)
         return centred_ci(point, draws, level, bounds)
+
+    def summarise(keys: list[str], weights: dict[str, float] | None) -> tuple[dict[str, Any], np.ndarray]:
+        point, draws = macro_average({k: points[k] for k in keys}, model_draws, weights)
+        low, high = interval(point, draws) if len(draws) else (np.nan, np.nan)
+        out = {"value": point, "low": _num(low), "high": _num(high), "n_buckets": len(keys)}
+        humans = [k for k in keys if k in human_points]
+        if humans:
+            h_point, h_draws = macro_average({k: human_points[k] for k in humans}, human_draws, weights)
+            h_low, h_high = interval(h_point, h_draws) if len(h_draws) else (np.nan, np.nan)
+            out.update({"human": h_point, "human_low": _num(h_low), "human_high": _num(h_high)})
+        return out, draws
 
     buckets: dict[str, Any] = {}
     points: dict[str, float] = {}
@@ -281,20 +328,19 @@ def aggregate(
             row.update({"human": human, "human_low": _num(h_low), "human_high": _num(h_high)})
             human_points[bucket], human_draws[bucket] = human, human_draw
         buckets[bucket] = row
-    macro, macro_draws = macro_average(points, model_draws)
-    summary: dict[str, Any]
-    if points:
-        low, high = interval(macro, macro_draws) if len(macro_draws) else (np.nan, np.nan)
-        summary = {"value": macro, "low": _num(low), "high": _num(high), "n_buckets": len(points)}
-        if human_points:
-            h_macro, h_draws = macro_average(human_points, human_draws)
-            h_low, h_high = interval(h_macro, h_draws) if len(h_draws) else (np.nan, np.nan)
-            summary.update({"human": h_macro, "human_low": _num(h_low), "human_high": _num(h_high)})
-    else:
-        summary = {"value": None, "n_buckets": 0, "na": "no bucket has a value"}
+    in_macro = [b for b in points if len(rows[b]) >= macro_min_rows]
     stored = {b: _round_list(d) for b, d in model_draws.items()}
-    if len(macro_draws):
-        stored[MACRO] = _round_list(macro_draws)
+    summary: dict[str, Any] = {"value": None, "n_buckets": 0, "na": "no bucket has a value"}
+    if in_macro:
+        summary, macro_draws = summarise(in_macro, None)
+        if len(macro_draws):
+            stored[MACRO] = _round_list(macro_draws)
+    elif points:
+        summary["na"] = f"no bucket has >= {macro_min_rows} records (the record-weighted mean has them all)"
+    summary["min_rows"], summary["left_out"] = macro_min_rows, len(points) - len(in_macro)
+    if points:
+        summary["weighted"] = summarise(list(points), {b: len(rows[b]) for b in points})[0]
+        summary["weighted"]["n"] = sum(len(rows[b]) for b in points)
     return buckets, summary, stored
 
 

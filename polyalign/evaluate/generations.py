@@ -38,6 +38,9 @@ class Generations:
     responses: dict[str, str]
     provenance: dict[str, Any]
     profiles: dict[str, Any] = field(default_factory=dict)  # id -> the profile the prompt stated
+    # id -> the record whose human response (and prompt) is the human side of that row; empty: every
+    # record's own gold response. Only the human split pairs a row with another record.
+    partners: dict[str, Record] = field(default_factory=dict)
 
 
 def _line_fault(row: Any) -> tuple[str, str] | None:
@@ -153,25 +156,30 @@ def human_generations(records: Sequence[Record]) -> Generations:
 
 
 def human_split(records: Sequence[Record], seed: int = 0) -> tuple[list[Record], Generations]:
-    """Human versus human: each bucket's records are split in two halves at random; the first half is
-    evaluated, each of its records 'answered' by a human response of the second half of the same
-    bucket. Distributional metrics then show the human-vs-human values (MAUVE ≈ 1, BNG ≈ 0, AUC ≈ 0.5).
-    Buckets with a single record are dropped (nothing to pair with)."""
+    """Human versus human: each bucket's records are split in two halves at random. Half A plays the
+    model: its rows are half A's own human responses to half A's own prompts; each is paired with a
+    record of half B of the same bucket, whose response and prompt are the human side. So every
+    distributional metric, TDM included (each response couples to its own prompt), shows its true human
+    floor (MAUVE ≈ 1, BNG ≈ 0, AUC ≈ 0.5); utility has no gold here and is n/a. Buckets with a single
+    record are dropped (nothing to pair with)."""
     rng = np.random.default_rng([seed, 11])
     by_bucket: dict[str, list[Record]] = {}
     for record in sorted(records, key=lambda r: r.id):
         by_bucket.setdefault(str(record.bucket), []).append(record)
     evaluated: list[Record] = []
-    responses: dict[str, str] = {}
+    partners: dict[str, Record] = {}
     for bucket in sorted(by_bucket):
         members = by_bucket[bucket]
         order = rng.permutation(len(members))
         half = len(members) // 2
         for a, b in zip(order[:half], order[half : 2 * half], strict=True):
             evaluated.append(members[a])
-            responses[members[a].id] = members[b].response
-    provenance = {"method": f"human re-split (half of each bucket answered by the other half, seed {seed})"}
-    return sorted(evaluated, key=lambda r: r.id), Generations(responses, provenance)
+            partners[members[a].id] = members[b]
+    responses = {r.id: r.response for r in evaluated}
+    provenance = {
+        "method": f"human re-split (per bucket, half A's own responses against half B's, seed {seed})"
+    }
+    return sorted(evaluated, key=lambda r: r.id), Generations(responses, provenance, partners=partners)
 
 
 def check_coverage(

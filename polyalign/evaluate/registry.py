@@ -7,6 +7,8 @@ diversity metrics: a model should be as diverse as people, not more); `Metric.be
 the report takes every direction from here. An entry also says how many records a bucket needs (or
 which config option says so), why a bucket whose value is undefined is n/a, and whether the metric has a
 per-cell view beside its buckets: the engine reads all of it here and special-cases no metric by name.
+Each entry also carries its glossary line (what it measures, its human floor, what it is blind to), from
+which the report and the README's glossary (`glossary.py`) are written.
 Registering a name twice raises; an unknown name raises with close matches and the list.
 """
 
@@ -72,6 +74,9 @@ class Metric:
     cells: Callable[[EvalData], dict[str, Any]] | None = None  # per-context-cell values beside the buckets
     needs_embeddings: bool = False
     bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take; intervals are kept inside
+    needs_gold: bool = False  # compares each response with the human answer to its own prompt (utility)
+    floor: str = ""  # glossary: the human value to read it against (`description` says what it measures)
+    blind_to: str = ""  # glossary: the failures it is known not to see
 
     def better(self, a: float, b: float, human: float | None = None) -> bool:
         """Is value `a` better than `b` under this metric's direction?"""
@@ -86,6 +91,14 @@ class Metric:
     def required_rows(self, config: EvalConfig) -> int:
         """Records a bucket needs for a value: the config option when the entry names one."""
         return int(getattr(config, self.min_rows_option)) if self.min_rows_option else self.min_rows
+
+    def macro_rows(self, config: EvalConfig) -> int:
+        """Records a bucket needs to count in the macro-average: its own minimum, at least
+        `evaluate.macro_min_rows` (so that a few-row bucket does not weigh as much as a full one)."""
+        return max(self.required_rows(config), config.macro_min_rows)
+
+
+_NO_FLOOR = "no human floor: one human answer per prompt (the gold itself scores 1; n/a in the human split)"
 
 
 def _utility(name: str) -> Callable[[EvalData], dict[str, Any]]:
@@ -116,6 +129,10 @@ def _auc_nan(data: EvalData) -> str:
 
 def _no_ngrams(data: EvalData) -> str:
     return "no n-grams in the bucket's responses"
+
+
+def _no_letters(data: EvalData) -> str:
+    return "no response in the bucket has letters to judge its language by"
 
 
 def _mauve(data: EvalData, config: EvalConfig) -> dict[str, Any]:
@@ -154,6 +171,8 @@ def _registry(*metrics: Metric) -> dict[str, Metric]:
             )
         if metric.fn is None:
             raise ValueError(f"metric {metric.name!r} has no function computing it")
+        if not metric.floor or not metric.blind_to:
+            raise ValueError(f"metric {metric.name!r} needs its glossary line: floor and blind_to")
         if metric.min_rows_option is not None and metric.min_rows_option not in _OPTIONS:
             raise ValueError(
                 f"metric {metric.name!r}: min_rows_option {metric.min_rows_option!r} is no EvalConfig field"
@@ -171,6 +190,9 @@ METRICS = _registry(
         "exact match with the human response (normalised tokens)",
         _utility("em"),
         ideal=1.0,
+        needs_gold=True,
+        floor=_NO_FLOOR,
+        blind_to="valid answers worded differently; says nothing about naturalness",
     ),
     Metric(
         "token_f1",
@@ -180,6 +202,9 @@ METRICS = _registry(
         "token F1 with the human response (Chinese per character)",
         _utility("token_f1"),
         ideal=1.0,
+        needs_gold=True,
+        floor=_NO_FLOOR,
+        blind_to="word order (a bag of tokens); valid answers worded differently",
     ),
     Metric(
         "rouge_l",
@@ -189,6 +214,9 @@ METRICS = _registry(
         "ROUGE-L F1 (LCS) with the human response",
         _utility("rouge_l"),
         ideal=1.0,
+        needs_gold=True,
+        floor=_NO_FLOOR,
+        blind_to="valid answers worded differently; extra text costs only precision",
     ),
     Metric(
         "chrf",
@@ -198,6 +226,9 @@ METRICS = _registry(
         "chrF (sacrebleu, character 6-grams, β = 2), 0-1",
         _utility("chrf"),
         ideal=1.0,
+        needs_gold=True,
+        floor=_NO_FLOOR,
+        blind_to="valid answers worded differently; a wrong answer that reuses the reference's words",
     ),
     Metric(
         "bng",
@@ -206,6 +237,11 @@ METRICS = _registry(
         "lower",
         "mean over features of W1(model, human) / human std of the bucket",
         distribution.bng,
+        floor="the human split's value (> 0: sampling noise of a bucket of that size)",
+        blind_to=(
+            "meaning, topic and which answer goes with which prompt; wrong combinations of individually "
+            "typical feature values (features are compared one at a time)"
+        ),
         ideal=0.0,
         min_rows=2,
     ),
@@ -216,6 +252,8 @@ METRICS = _registry(
         "higher",
         "share of responses inside the bucket's human q10-q90 band on every feature",
         distribution.hcr_all,
+        floor="the bucket's human test responses' own share (well below 1: each band holds 80% of humans)",
+        blind_to="collapse inside the band (every answer at the human median scores best); meaning",
     ),
     Metric(
         "hcr_mean",
@@ -224,6 +262,8 @@ METRICS = _registry(
         "higher",
         "mean per-feature coverage of the bucket's human q10-q90 band",
         distribution.hcr_mean,
+        floor="the bucket's human test responses' own coverage (about 0.8)",
+        blind_to="collapse inside the band (every answer at the human median scores best); meaning",
     ),
     Metric(
         "mauve",
@@ -232,6 +272,12 @@ METRICS = _registry(
         "higher",
         "MAUVE of model vs human responses on multilingual embeddings (global; C-MAUVE per cell)",
         _mauve,
+        floor="the cell's human re-split noise band (mean ± sd)",
+        blind_to=(
+            "on sentence embeddings: repetition and a template around long answers (C-MAUVE stayed at "
+            "0.93-1.00 on a bilingual corpus); a wrong-language answer (EN and ZH embeddings align); global "
+            "MAUVE: answers swapped between cells"
+        ),
         ideal=1.0,
         needs_embeddings=True,
     ),
@@ -242,6 +288,8 @@ METRICS = _registry(
         "lower",
         "Jensen-Shannon divergence of model vs human length histograms",
         distribution.length_fit,
+        floor="the human split's value (> 0: two samples of the bucket's size)",
+        blind_to="everything but length",
         ideal=0.0,
         min_rows=2,
     ),
@@ -252,6 +300,11 @@ METRICS = _registry(
         "lower",
         "turn-dependency mismatch: W1 gaps of length ratio, lexical and semantic coupling to the user turn",
         distribution.tdm,
+        floor="the human split's value (each half coupled to its own prompts)",
+        blind_to=(
+            "single-turn records (n/a); whether the answer is right, beyond its length and overlap with the"
+            " user turn"
+        ),
         ideal=0.0,
         tracks=("multi",),
         min_rows=2,
@@ -261,8 +314,14 @@ METRICS = _registry(
         "faithfulness",
         "item",
         "higher",
-        "share of responses in the expected language (offline language id)",
+        "share of responses in the cell's language (offline language id; by script where it abstains)",
         distribution.language_fit,
+        nan_reason=_no_letters,
+        floor="the bucket's human test responses' own share",
+        blind_to=(
+            "which language of a shared script, where the detector abstains on a short answer (English vs "
+            "French); correctness"
+        ),
         ideal=1.0,
     ),
     Metric(
@@ -272,6 +331,11 @@ METRICS = _registry(
         "lower",
         "mean support distance d(y, b); the human value is the held-out-human floor",
         naturalness.support_distance,
+        floor="the bucket's held-out human test responses' own d",
+        blind_to=(
+            "collapse onto part of the support (an answer inside the band scores 0, METHOD §3); meaning; "
+            "anything the reference features do not measure"
+        ),
         ideal=0.0,
     ),
     Metric(
@@ -281,6 +345,11 @@ METRICS = _registry(
         "lower",
         "cross-validated AUC of a human-vs-model classifier (0.5 = indistinguishable)",
         naturalness.discriminability,
+        floor="0.5 (the human split's value)",
+        blind_to=(
+            "what neither the features nor the embeddings encode (with the lexical 'hashing' embedder, "
+            "meaning); buckets below auc_min_rows (n/a, see the per-cell AUC)"
+        ),
         ideal=0.5,
         min_rows_option="auc_min_rows",
         nan_reason=_auc_nan,
@@ -294,6 +363,11 @@ METRICS = _registry(
         "closer_to_human",
         "distinct unigrams / unigrams in the bucket",
         distribution.distinct_1,
+        floor="the bucket's human value",
+        blind_to=(
+            "the same meaning in other words; it falls as a set's token count grows, so a longer run looks "
+            "less diverse"
+        ),
         nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
     ),
@@ -304,6 +378,11 @@ METRICS = _registry(
         "closer_to_human",
         "distinct bigrams / bigrams in the bucket",
         distribution.distinct_2,
+        floor="the bucket's human value",
+        blind_to=(
+            "the same meaning in other words; it falls as a set's token count grows, so a longer run looks "
+            "less diverse"
+        ),
         nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
     ),
@@ -314,6 +393,8 @@ METRICS = _registry(
         "closer_to_human",
         "BLEU-4 of each response against the others of its bucket (lower = more diverse)",
         distribution.self_bleu,
+        floor="the bucket's human value",
+        blind_to="answers alike in meaning but not in wording; repetition inside one answer",
         min_rows=2,
     ),
 )

@@ -101,8 +101,11 @@ def evaluate_stage(
 
 
 def _has_value(entry: dict[str, Any]) -> bool:
-    """Whether a metric's results hold a value: its macro-average (bucket metrics) or global value (cell)."""
-    return any((entry.get(scope) or {}).get("value") is not None for scope in ("macro", "global"))
+    """Whether a metric's results hold a value: its macro-average or record-weighted mean (bucket metrics)
+    or its global value (cell)."""
+    macro = entry.get("macro") or {}
+    scopes = (macro, macro.get("weighted") or {}, entry.get("global") or {})
+    return any(scope.get("value") is not None for scope in scopes)
 
 
 def judge_stage(

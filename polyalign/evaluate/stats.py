@@ -53,18 +53,27 @@ def centred_ci(
     return max(low + shift, bounds[0]), min(high + shift, bounds[1])
 
 
-def macro_average(values: Mapping[str, float], draws: Mapping[str, np.ndarray]) -> tuple[float, np.ndarray]:
-    """Unweighted mean over buckets of the point values, and of the draws (draw b of every bucket).
+def macro_average(
+    values: Mapping[str, float], draws: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None
+) -> tuple[float, np.ndarray]:
+    """Mean over buckets of the point values, and of the draws (draw b of every bucket): unweighted (the
+    macro), or weighted by `weights` (records per bucket: the record-weighted mean).
 
     A bucket without draws (one record) contributes its point value to every draw.
     """
     keys = [k for k, v in values.items() if np.isfinite(v)]
     if not keys:
         return float("nan"), np.array([])
+    w = np.array([1.0 if weights is None else float(weights[k]) for k in keys])
     size = max((len(draws[k]) for k in keys if k in draws and len(draws[k])), default=0)
     stacked = [draws[k] if k in draws and len(draws[k]) == size else np.full(size, values[k]) for k in keys]
-    macro_draws = np.nanmean(np.vstack(stacked), axis=0) if size else np.array([])
-    return float(np.mean([values[k] for k in keys])), macro_draws
+    macro_draws = np.array([])
+    if size:
+        matrix = np.vstack(stacked)  # (buckets, draws)
+        finite = np.isfinite(matrix)
+        with np.errstate(invalid="ignore"):
+            macro_draws = (np.where(finite, matrix, 0.0) * w[:, None]).sum(0) / (finite * w[:, None]).sum(0)
+    return float(np.average([values[k] for k in keys], weights=w)), macro_draws
 
 
 def paired_difference(

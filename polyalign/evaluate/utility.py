@@ -5,7 +5,10 @@ case-folded; each CJK character is one token, each Latin/digit run one token, pu
 and English articles are removed (SQuAD convention). So Chinese is compared per character: a partial
 overlap scores a partial F1, unlike the authors' whitespace tokeniser, which made an unsegmented Chinese
 sentence one token and F1 ≈ EM. ROUGE-L uses a bit-parallel LCS, chrF comes from sacrebleu (character
-n-grams, so it needs no tokeniser). Every function is per item and pure.
+n-grams, so it needs no tokeniser). A pair with no word tokens on either side ("?" against an emoji, or an
+empty answer against "?") is compared on its normalised text: an empty prediction scores 0 unless the
+reference is empty too, where SQuAD's convention would call any two token-less texts equal. Every function
+is per item and pure.
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ def rouge_l(prediction: Sequence[str], reference: Sequence[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def _normalised(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
 def utility_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, np.ndarray]:
     """EM, token F1, ROUGE-L and chrF per item, each (n,)."""
     from sacrebleu.metrics import CHRF
@@ -83,8 +90,12 @@ def utility_scores(predictions: Sequence[str], references: Sequence[str]) -> dic
     out = {name: np.zeros(len(predictions)) for name in ("em", "token_f1", "rouge_l", "chrf")}
     for i, (prediction, reference) in enumerate(zip(predictions, references, strict=True)):
         p, r = tokenize(prediction), tokenize(reference)
-        out["em"][i] = exact_match(p, r)
-        out["token_f1"][i] = token_f1(p, r)
-        out["rouge_l"][i] = rouge_l(p, r)
+        if not p and not r:  # nothing to tokenise: the texts themselves must agree
+            same = float(_normalised(prediction) == _normalised(reference))
+            out["em"][i] = out["token_f1"][i] = out["rouge_l"][i] = same
+        else:
+            out["em"][i] = exact_match(p, r)
+            out["token_f1"][i] = token_f1(p, r)
+            out["rouge_l"][i] = rouge_l(p, r)
         out["chrf"][i] = scorer.sentence_score(prediction, [reference]).score / 100.0 if prediction else 0.0
     return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyalign.data.buckets import BucketKey
+from polyalign.evaluate import glossary
 from polyalign.evaluate.compare import (
     Run,
     compared_metrics,
@@ -77,7 +78,8 @@ def sections(runs: Sequence[Run], comp: dict[str, Any], judge: dict[str, Any] | 
     """Every section of the report, in page order."""
     out = [
         _runs_section(runs, comp),
-        Section("Macro-averages", [macro_table(runs), _macro_note(compared_metrics(runs))]),
+        Section("Macro-averages", [macro_table(runs), _macro_note(runs)]),
+        Section("Metric glossary", [glossary_table(compared_metrics(runs))]),
         _paired_section(runs, comp),
         *[_cell_section(runs, m) for m in compared_metrics(runs) if m.kind == "cell"],
         Section("Heatmap: metric × bucket", [Figure(svg.heatmaps_html(runs))], plots=True),
@@ -95,11 +97,23 @@ def sections(runs: Sequence[Run], comp: dict[str, Any], judge: dict[str, Any] | 
     return out
 
 
-def _macro_note(metrics: Sequence[Metric]) -> str:
+def _macro_note(runs: Sequence[Run]) -> str:
+    metrics = compared_metrics(runs)
     ideals = "".join(f"; {m}: closest to {goal:g} is best" for m, goal in _ideals(metrics))
+    limits = sorted(
+        {
+            e["macro"]["min_rows"]
+            for r in runs
+            for e in r.metrics.values()
+            if isinstance(e.get("macro"), dict) and "min_rows" in e["macro"]
+        }
+    )
+    counted = f" with ≥ {'/'.join(map(str, limits))} records" if limits else ""
     return (
         f"↑ higher is better, ↓ lower is better, ≈H closer to the human value is better{ideals}. "
-        "Intervals: 95% bootstrap over records, macro = unweighted mean over buckets."
+        f"Intervals: 95% bootstrap over records; macro = unweighted mean over the buckets{counted}, "
+        "beside it (w) the record-weighted mean over every bucket; human = the same statistic of the human "
+        "side (its floor), macro / weighted."
     )
 
 
@@ -199,8 +213,15 @@ def macro_table(runs: Sequence[Run]) -> Table:
     """Macro value [interval] of every metric per run, with the human value of the first run that has one."""
     rows = []
     for metric in compared_metrics(runs):
-        humans = (r.metrics.get(metric.name, {}).get("macro", {}).get("human") for r in runs)
-        human = next((fmt(h) for h in humans if h is not None), "")
+        macros = [r.metrics.get(metric.name, {}).get("macro", {}) for r in runs]
+        human = next(
+            (
+                f"{fmt(m.get('human'))} / {fmt((m.get('weighted') or {}).get('human'))}"
+                for m in macros
+                if m.get("human") is not None or (m.get("weighted") or {}).get("human") is not None
+            ),
+            "",
+        )
         rows.append(
             [
                 metric.name,
@@ -254,9 +275,16 @@ def bucket_table(runs: Sequence[Run], metric: Metric) -> Table:
         humans = (
             fmt_ci(e, "human", "human_low", "human_high") for e in entries if e.get("human") is not None
         )
-        rows.append([bucket, n, *[fmt_ci(e) for e in entries], next(humans, "")])
+        backed = next((e["backed_off_to"] for e in entries if e.get("backed_off_to")), "")
+        rows.append([bucket, backed, n, *[fmt_ci(e) for e in entries], next(humans, "")])
     caption = f"{metric.name} {ARROWS[metric.direction]}: {metric.description}"
-    return Table(["bucket", "n", *[r.name for r in runs], "human"], rows, keys=(0,), caption=caption)
+    head = ["bucket", "reference backed off to", "n", *[r.name for r in runs], "human"]
+    return Table(head, rows, labels=2, keys=(0, 1), caption=caption)
+
+
+def glossary_table(metrics: Sequence[Metric]) -> Table:
+    """One line per metric from its registry entry: what it measures, direction, human floor, blind spots."""
+    return Table(glossary.HEAD, glossary.rows(metrics), labels=len(glossary.HEAD))
 
 
 def own_length_table(runs: Sequence[Run]) -> Table:
@@ -324,4 +352,6 @@ def macro_text(run: Run, metric: Metric) -> str:
     if metric.kind == "cell":
         macro = entry.get("macro", {})
         return f"global {fmt(macro.get('global'))}; C-MAUVE {fmt(macro.get('value'))} ({macro.get('n_cells', 0)} cells)"
-    return fmt_ci(entry.get("macro", {}))
+    macro = entry.get("macro", {})
+    weighted = macro.get("weighted") or {}
+    return fmt_ci(macro) + (f"; w {fmt(weighted['value'])}" if weighted.get("value") is not None else "")
