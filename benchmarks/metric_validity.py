@@ -130,7 +130,11 @@ def suite_flags(prepared: Any, reference: Any, sample: list[Record], seed: int) 
     blind = blind_metrics(all(split.responses[r.id] == r.response for r in records))
     out: dict[str, Any] = {"glossary": blind}
     for kind in KINDS:
-        degraded = run(Generations(degrade(records, split.responses, kind, seed), {"method": kind}))
+        degraded = run(
+            Generations(
+                degrade(records, split.responses, kind, seed), {"method": kind}, partners=split.partners
+            )
+        )
         flags: dict[str, dict[str, list[str]]] = {"counted": defaultdict(list), "blind": defaultdict(list)}
         for name, entry in degraded.items():
             metric, base = METRICS[name], cell_values(floor[name])
