@@ -104,27 +104,9 @@ def test_pair_weights_are_not_cancelled_at_batch_size_one() -> None:
     """One pair per micro-batch: ours gives a weight-2 pair twice the loss of a weight-1 pair; the authors'
     Σ w_i ℓ_i / Σ w_i inside the micro-batch gives both the same."""
     one = slice(1, 2)
-    kwargs = {"policy_chosen_logps": S_C[one], "policy_rejected_logps": S_R[one]}
-    rest = (R_C[one], R_R[one], TOKENS_C[one], D_C[one], D_R[one])
-    heavy = hdpo_terms(
-        **kwargs,
-        ref_chosen_logps=rest[0],
-        ref_rejected_logps=rest[1],
-        chosen_tokens=rest[2],
-        d_chosen=rest[3],
-        d_rejected=rest[4],
-        weights=torch.tensor([2.0]),
-        beta=BETA,
-    ).pref
-    light = hdpo_terms(
-        **kwargs,
-        ref_chosen_logps=rest[0],
-        ref_rejected_logps=rest[1],
-        chosen_tokens=rest[2],
-        d_chosen=rest[3],
-        d_rejected=rest[4],
-        weights=torch.tensor([1.0]),
-        beta=BETA,
-    ).pref
+    heavy, light = (
+        hdpo_terms(S_C[one], S_R[one], R_C[one], R_R[one], TOKENS_C[one], D_C[one], D_R[one], w, BETA).pref
+        for w in (torch.tensor([2.0]), torch.tensor([1.0]))
+    )
     assert_close(heavy, 2 * light)
     assert_close(heavy.sum() / 2.0, light.sum() / 1.0)  # the authors' normalisation: the weight is gone
