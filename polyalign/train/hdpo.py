@@ -395,7 +395,7 @@ class HDPOTrainer(DPOTrainer):
         baselines = torch.tensor(self._baselines(keys, distances), dtype=torch.float32, device=device)  # (N,)
         logp, n_tokens, _ = self.sequence_logps(model, input_ids, attention_mask, completion_mask)
         terms = losses.online_terms(logp, n_tokens, d, baselines)  # (N,)
-        self._windows["train"].add(bucket_ids[:0], (), (torch.tensor(float(len(rows))), terms.sum(), d.sum()))
+        self._windows["train"].add(bucket_ids, (), (torch.tensor(float(len(rows))), terms.sum(), d.sum()))
         count = global_count(self, len(rows), device)
         return self.args.lambda_online * terms.sum() / count * process_scale(self)
 

@@ -49,15 +49,17 @@ class BucketWindow:
     def add(
         self, bucket_ids: torch.Tensor, columns: Sequence[torch.Tensor], extra: Sequence[torch.Tensor] = ()
     ) -> None:
-        """Adds `columns` (one (B,) tensor per field) by bucket and `extra` (scalars, n_extra at most, the
-        rest stay zero) to the global sums."""
-        values = torch.stack([c.detach().to(torch.float64) for c in columns])  # (F, B)
+        """Adds `columns` (one (B,) tensor per field, or none) by bucket, and `extra` (scalars, n_extra at
+        most, the rest stay zero) to the global sums."""
+        device = bucket_ids.device
         if self.sums is None:
-            self.sums = torch.zeros(len(self.fields), self.n, dtype=torch.float64, device=values.device)
-            self.extra = torch.zeros(self.n_extra, dtype=torch.float64, device=values.device)
-        self.sums.index_add_(1, bucket_ids.to(values.device), values)
+            self.sums = torch.zeros(len(self.fields), self.n, dtype=torch.float64, device=device)
+            self.extra = torch.zeros(self.n_extra, dtype=torch.float64, device=device)
+        if columns:
+            values = torch.stack([c.detach().to(device, torch.float64) for c in columns])  # (F, B)
+            self.sums.index_add_(1, bucket_ids, values)
         for i, x in enumerate(extra):
-            self.extra[i] += x.detach().to(torch.float64).to(values.device)
+            self.extra[i] += x.detach().to(device, torch.float64)
 
     def pop(self, reduce: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> torch.Tensor:
         """All sums as one (F * n + n_extra,) CPU tensor, summed over processes; the window restarts."""
