@@ -21,13 +21,20 @@ DPO_ONLY = {"lambda_sup": 0.0, "gamma_anchor": 0.0, "lambda_online": 0.0}
 
 
 def hdpo(
-    tmp_path: Path, dataset=None, ref: bool = True, scorer=None, peft_config=None, **overrides
+    tmp_path: Path,
+    dataset=None,
+    ref: bool = True,
+    scorer=None,
+    peft_config=None,
+    eval_dataset=None,
+    **overrides,
 ) -> HDPOTrainer:
     return HDPOTrainer(
         model(),
         ref_model=model() if ref else None,
         args=HDPOConfig(**hdpo_args(tmp_path / "out", **overrides)),
         train_dataset=pairs_dataset() if dataset is None else dataset,
+        eval_dataset=eval_dataset,
         processing_class=tokenizer(),
         peft_config=peft_config,
         online_scorer=scorer,
@@ -209,11 +216,15 @@ def test_same_weighted_loss_at_any_batch_size_and_accumulation(tmp_path: Path) -
 def test_reference_log_probs_are_cached_on_disk_and_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Same pairs, same reference weights: the second trainer reads the file and runs no reference forward."""
+    """Same pairs, same reference weights: the second trainer reads the file and runs no reference forward.
+    The evaluation pairs get their own file, and evaluation logs the terms unweighted."""
     cache = tmp_path / "ref-cache"
     common = {"precompute_ref_log_probs": True, "ref_cache_dir": str(cache), "lambda_online": 0.0}
-    first = hdpo(tmp_path / "a", **common)
-    assert len(list(cache.glob("*.safetensors"))) == 1
+    first = hdpo(tmp_path / "a", eval_dataset=pairs_dataset(4), **common)
+    assert len(list(cache.glob("*.safetensors"))) == 2
+    metrics = first.evaluate()
+    assert metrics["eval_hdpo/pref"] == pytest.approx(np.log(2), abs=1e-6)  # h = 0 at step 0, w ≡ 1 in eval
+    assert metrics["eval_rewards/margins"] == pytest.approx(0.0, abs=1e-6)
 
     def no_forward(*args, **kwargs):
         raise AssertionError("the reference ran again")
