@@ -76,6 +76,10 @@ def test_pinned_trl_and_the_signatures_we_rely_on() -> None:
     }
     for (cls, name), signature in expected.items():
         assert str(inspect.signature(getattr(cls, name))) == signature, f"{cls.__name__}.{name} changed"
+    init = list(inspect.signature(DPOTrainer.__init__).parameters)
+    assert {"ref_model", "args", "train_dataset", "eval_dataset", "processing_class", "peft_config"} <= set(
+        init
+    )
     # the collator lays a batch out as [all chosen; all rejected] and reads only these keys
     source = inspect.getsource(trl.trainer.dpo_trainer.DataCollatorForPreference.torch_call)
     assert "input_ids = prompt_chosen_ids + prompt_rejected_ids" in source
@@ -143,6 +147,15 @@ def test_policy_logps_match_the_reference_forward_at_step_0(pair) -> None:
     ref_chosen, ref_rejected = ours.compute_ref_log_probs(ours.ref_model, batch)
     assert_close(logps, torch.cat([ref_chosen, ref_rejected]), atol=1e-6, rtol=1e-6)
     assert_close(tokens, batch["completion_mask"].sum(dim=1).float())
+    # DPOTrainer state we read (set in its __init__)
+    for name in (
+        "_precompute_model_hash",
+        "precompute_ref_logps",
+        "_tokenizer",
+        "_metrics",
+        "aux_loss_enabled",
+    ):
+        assert hasattr(ours, name), name
 
 
 @pytest.mark.slow
