@@ -158,6 +158,17 @@ def test_policy_logps_match_the_reference_forward_at_step_0(pair) -> None:
         assert hasattr(ours, name), name
 
 
+def test_online_baseline_per_bucket_is_read_before_it_is_updated(pair) -> None:
+    """First visit: each bucket's batch mean (a: (1 + 3)/2 = 2, b: 5). Next visit of a, d = 4: the baseline
+    used is still 2, then becomes 0.9 · 2 + 0.1 · 4 = 2.2 (momentum 0.9)."""
+    ours, _, _ = pair
+    ours.online_baselines.clear()
+    assert ours._baselines(["a", "a", "b"], np.array([1.0, 3.0, 5.0])) == [2.0, 2.0, 5.0]
+    assert ours._baselines(["a"], np.array([4.0])) == [2.0]
+    assert ours.online_baselines == pytest.approx({"a": 2.2, "b": 5.0})
+    ours.online_baselines.clear()
+
+
 @pytest.mark.slow
 def test_hdpo_terms_off_trains_exactly_like_trl_dpo(tmp_path: Path) -> None:
     """20 steps, batch 2 × accumulation 2, same seed and data: the same loss curve and weights."""
