@@ -37,3 +37,14 @@ def test_train_log_drops_the_lines_after_the_checkpoint_it_resumes_from(tmp_path
     assert rows == [{"step": 2, "loss": 1.0}, {"step": 4, "loss": 1.0}, {"step": 6, "loss": 0.5}]
     TrainLog(path, resumed_at=0)  # a fresh start empties the file
     assert path.read_text(encoding="utf-8") == ""
+
+
+def test_compact_line_shows_the_hdpo_terms() -> None:
+    logs = {
+        "loss": 0.7,
+        "hdpo/pref": 0.69,
+        "hdpo/sup": 0.5,
+        "rewards/accuracies": 0.25,
+        "rewards/margins": 0.1,
+    }
+    assert compact_line(3, logs) == "step 3: loss 0.7, hdpo/pref 0.69, hdpo/sup 0.5, rewards/accuracies 0.25"

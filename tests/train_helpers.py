@@ -87,3 +87,32 @@ def sft_args(output_dir: Path, **overrides: Any) -> dict[str, Any]:
         "seed": 0,
         **overrides,
     }
+
+
+def pairs_dataset(n: int = 24) -> Any:
+    """HDPO pairs in the pair builder's format: chosen = a fixture response, rejected = the next record's
+    response; weights (0.4, 0.8, 1.2, 1.6) in turn (mean 1), distances varying with the index."""
+    from datasets import Dataset
+
+    from polyalign.train.data import records_to_dataset
+
+    rows = records_to_dataset(unequal_records(), profile=False)[0].to_list()
+    return Dataset.from_list(
+        [
+            {
+                "prompt": row["prompt"],
+                "chosen": row["completion"],
+                "rejected": rows[(i + 1) % len(rows)]["completion"],
+                "bucket": row["bucket"],
+                "weight": 0.4 * (1 + i % 4),
+                "d_chosen": 0.1 * (i % 3),
+                "d_rejected": 0.5 + 0.1 * (i % 5),
+            }
+            for i, row in enumerate(rows[:n])
+        ]
+    )
+
+
+def hdpo_args(output_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """`sft_args` for HDPOConfig / DPOConfig (whose learning rate default is 1e-6)."""
+    return sft_args(output_dir, **{"lambda_online": 0.0, **overrides})

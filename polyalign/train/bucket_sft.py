@@ -29,8 +29,11 @@ from trl import SFTConfig, SFTTrainer
 
 from polyalign.train import losses
 from polyalign.train.sampling import BALANCE_MODES, BucketPlan, BucketSampler, plan_buckets
+from polyalign.train.steps import BucketWindow, global_count, process_scale, reduce_sum
 
 UNSEEN = "<unseen>"  # evaluation buckets that the trainer did not know at start-up
+WINDOW_FIELDS = ("nll", "tokens", "mass", "examples")
+WINDOW_EXTRA = 3  # entropy sum, correct tokens, attention tokens
 
 
 @dataclass
@@ -128,45 +131,6 @@ class BucketCollator:
         return batch
 
 
-class BucketWindow:
-    """Per-bucket sums since the last log, on the training device (no host sync per micro-batch)."""
-
-    FIELDS = ("nll", "tokens", "mass", "examples")
-
-    def __init__(self, n_buckets: int) -> None:
-        self.n = n_buckets
-        self.sums: torch.Tensor | None = None  # (len(FIELDS), n_buckets)
-        self.extra: torch.Tensor | None = None  # entropy sum, correct tokens, attention tokens
-
-    def add(
-        self,
-        bucket_ids: torch.Tensor,
-        nll: torch.Tensor,
-        tokens: torch.Tensor,
-        mass: torch.Tensor,
-        entropy: torch.Tensor,
-        correct: torch.Tensor,
-        attended: torch.Tensor,
-    ) -> None:
-        columns = (nll.detach(), tokens, mass, torch.ones_like(mass))
-        values = torch.stack([c.to(torch.float64) for c in columns])  # (4, B)
-        extra = torch.stack([x.detach().to(torch.float64) for x in (entropy, correct, attended)])  # (3,)
-        if self.sums is None:
-            self.sums = torch.zeros(len(self.FIELDS), self.n, dtype=torch.float64, device=values.device)
-            self.extra = torch.zeros(3, dtype=torch.float64, device=values.device)
-        self.sums.index_add_(1, bucket_ids, values)
-        self.extra += extra
-
-    def pop(self, reduce: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> torch.Tensor:
-        """All sums as one (4 * n + 3,) CPU tensor, summed over processes; the window restarts."""
-        if self.sums is None:
-            flat = torch.zeros(len(self.FIELDS) * self.n + 3, dtype=torch.float64, device=device)
-        else:
-            flat = torch.cat([self.sums.flatten(), self.extra])
-        self.sums, self.extra = None, None
-        return reduce(flat).cpu()
-
-
 class BucketSFTTrainer(SFTTrainer):
     """SFTTrainer with bucket balance and per-bucket loss and mass logging.
 
@@ -207,8 +171,8 @@ class BucketSFTTrainer(SFTTrainer):
         self._bucket_weights = torch.tensor([*self.bucket_plan.weight, 1.0], dtype=torch.float32)
         self.data_collator = BucketCollator(self.data_collator, self._bucket_ids, column)
         self._windows = {
-            "train": BucketWindow(len(self.bucket_names)),
-            "eval": BucketWindow(len(self.bucket_names)),
+            mode: BucketWindow(len(self.bucket_names), WINDOW_FIELDS, WINDOW_EXTRA)
+            for mode in ("train", "eval")
         }
 
     def _set_signature_columns_if_needed(self) -> None:
@@ -231,11 +195,7 @@ class BucketSFTTrainer(SFTTrainer):
             count = sum(batch["labels"][..., 1:].ne(-100).sum() for batch in batch_samples)  # shifted targets
         else:
             count = torch.tensor(sum(batch["labels"].size(0) for batch in batch_samples))
-        count = torch.as_tensor(count).to(device)
-        if self.accelerator.num_processes > 1:
-            # tensor-parallel ranks hold the same rows: count them once
-            count = self.accelerator.gather(count).sum() / self.get_tp_size()
-        return count
+        return global_count(self, count, device)
 
     def compute_loss(
         self,
@@ -261,7 +221,7 @@ class BucketSFTTrainer(SFTTrainer):
             scale = 1
         else:  # the step's global count; DDP averages gradients over processes, so undo that mean
             normalizer = num_items_in_batch
-            scale = self.accelerator.num_processes // self.get_tp_size()
+            scale = process_scale(self)
         loss, mass = losses.bucket_sft_loss(
             nll_sum, n_tokens, weights, normalizer, self.args.loss_normalization
         )
@@ -272,12 +232,8 @@ class BucketSFTTrainer(SFTTrainer):
         attended = inputs["attention_mask"].sum() if "attention_mask" in inputs else torch.zeros(())
         self._windows[mode].add(
             bucket_ids,
-            nll_sum,
-            n_tokens,
-            mass,
-            outputs.entropy.sum(),
-            outputs.is_top1.sum(),
-            attended.to(nll_sum.device),
+            (nll_sum, n_tokens, mass, torch.ones_like(mass)),
+            (outputs.entropy.sum(), outputs.is_top1.sum(), attended),
         )
         if return_outputs:  # callers of the outputs want logits, which the fused head does not build
             with torch.no_grad():
@@ -295,10 +251,10 @@ class BucketSFTTrainer(SFTTrainer):
         super().log(logs, start_time)
 
     def _log_window(self, logs: dict[str, float], mode: str, prefix: str) -> None:
-        n = len(self.bucket_names)
-        flat = self._windows[mode].pop(self._reduce_sum, self.accelerator.device)
-        nll, tokens, mass, _examples = flat[: 4 * n].view(4, n)
-        entropy, correct, attended = flat[4 * n :].tolist()
+        window = self._windows[mode]
+        sums, extra = window.split(window.pop(lambda t: reduce_sum(self, t), self.accelerator.device))
+        nll, tokens, mass = sums["nll"], sums["tokens"], sums["mass"]
+        entropy, correct, attended = extra.tolist()
         for i, bucket in enumerate(self.bucket_names):
             if tokens[i] > 0:
                 logs[f"{prefix}bucket_loss/{bucket}"] = float(nll[i] / tokens[i])
@@ -311,11 +267,6 @@ class BucketSFTTrainer(SFTTrainer):
         if mode == "train":
             self._total_train_tokens += int(attended) // self._tp_size
             logs["num_tokens"] = float(self._total_train_tokens)
-
-    def _reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self.accelerator.num_processes == 1:
-            return tensor
-        return self.accelerator.reduce(tensor, reduction="sum")
 
     def bucket_summary(self) -> dict[str, Any]:
         """Plan, effective mass and per-bucket loss curves, from the (checkpointed) log history."""

@@ -11,7 +11,18 @@ from typing import Any
 from tqdm.auto import tqdm
 from transformers import ProgressCallback, TrainerCallback
 
-SHOWN = ("loss", "grad_norm", "learning_rate", "train_runtime")
+# HDPO's terms and reward accuracy show when present (absent from SFT logs)
+SHOWN = (
+    "loss",
+    "hdpo/pref",
+    "hdpo/sup",
+    "hdpo/anchor",
+    "hdpo/online",
+    "rewards/accuracies",
+    "grad_norm",
+    "learning_rate",
+    "train_runtime",
+)
 
 
 class TrainLog(TrainerCallback):
