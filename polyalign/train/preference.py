@@ -43,7 +43,7 @@ PREFERENCE_DEFAULTS: dict[str, Any] = {
     **STAGE_DEFAULTS,
     "learning_rate": 5e-7,  # the paper's; TRL: 1e-6
     "lr_scheduler_type": "cosine",  # the paper's; TRL: linear
-    "warmup_ratio": 0.1,  # the paper's; TRL: none
+    "warmup_steps": 0.1,  # a ratio of the steps: the paper's 0.1; TRL: none
     "gradient_checkpointing": False,  # TRL: True; small and CPU models train faster without it
 }
 TINY_PREFERENCE_DEFAULTS: dict[str, Any] = {"learning_rate": 1e-4}  # a tiny model trained from scratch
@@ -128,7 +128,9 @@ def _train(
     coefficients = config.coefficients()
     defaults = {**PREFERENCE_DEFAULTS, **(TINY_PREFERENCE_DEFAULTS if start["model"] == "tiny" else {})}
     preset = {
-        **coefficients,
+        "lambda_sup": coefficients["lambda_sup"],
+        "gamma_anchor": coefficients["gamma"],
+        "lambda_online": coefficients["lambda_online"],
         "beta": config.beta,
         "online_interval": config.online_interval,
         "precompute_ref_log_probs": config.reference == "cached",
