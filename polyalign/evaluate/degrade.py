@@ -62,3 +62,47 @@ def degrade(
     if kind == "shuffled":
         return shuffle_between_cells(records, responses, seed)
     raise ValueError(f"unknown degradation {kind!r}: truncated, templated or shuffled")
+
+
+# Neutral wrapper sentences for `wrap`: none holds a marker word or formula of the feature lists
+# (`reference/features.py`; a test checks it), so only a support term that learns from the human
+# responses themselves can see them. Three openings x three closings, chosen per response.
+WRAP_OPENINGS = {
+    "en": ("Right, this one comes up a lot.", "Okay, the short version is below.", "Good point to raise."),
+    "zh": ("这个问题挺常见的。", "关于这一点，简单说一下。", "先把结论放在前面。"),
+}
+WRAP_CLOSINGS = {
+    "en": ("That should cover the main points.", "Those are the essentials.", "Hopefully that clears it up."),
+    "zh": ("以上就是主要的内容。", "大致就是这样。", "这些是值得了解的要点。"),
+}
+
+
+def wrap(text: str, language: str, variant: int) -> str:
+    """The response between a neutral opening and closing sentence (`variant` picks the pair)."""
+    opening = WRAP_OPENINGS[language][variant % 3]
+    closing = WRAP_CLOSINGS[language][variant // 3 % 3]
+    sep = "" if language == "zh" else " "
+    return f"{opening}{sep}{text.strip()}{sep}{closing}"
+
+
+def repeat(text: str) -> str:
+    """The response followed by its last sentence twice more: degenerate repetition."""
+    sentences = [s for s in _SENTENCE.split(text.strip()) if s]
+    last = sentences[-1] if sentences else text
+    sep = " " if last[-1:].isascii() else ""
+    return sep.join([text.strip(), last, last])
+
+
+def lengthen(records: Sequence[Record], responses: Mapping[str, str], seed: int = 0) -> dict[str, str]:
+    """Each response followed by another human response of its own context cell (seeded): a change of
+    length, not of cell or style."""
+    rng = np.random.default_rng([seed, 17])
+    cells = np.array([r.cell for r in records])
+    out = {}
+    for i, record in enumerate(records):
+        pool = np.flatnonzero((cells == record.cell) & (np.arange(len(records)) != i))
+        if len(pool) == 0:
+            raise ValueError(f"lengthening needs two records of cell {record.cell}")
+        sep = "" if record.language == "zh" else " "
+        out[record.id] = responses[record.id].strip() + sep + responses[records[int(rng.choice(pool))].id]
+    return out

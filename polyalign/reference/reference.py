@@ -3,8 +3,10 @@
 For every bucket with at least `min_bucket_size` training responses, and for every context cell (the
 back-off target of sparser buckets), stores robust per-feature statistics (q05…q95, median, IQR, mean,
 std, n), the band [L, H] and scale s used by the support distance, the empirical length distribution and,
-optionally, a sample of response embeddings. A val or test record in the input is an error: the authors'
-references contained test answers. Saved as JSON (floats round-trip exactly) plus `embeddings.npy`.
+optionally, a sample of response embeddings. When d has neighbour or style terms, it also keeps a seeded
+sample of each reference's own responses (the very ones its bands were computed from). A val or test record
+in the input is an error: the authors' references contained test answers. Saved as JSON (floats round-trip
+exactly) plus `embeddings.npy` and `support_texts.json`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from polyalign.reference.features import FEATURE_NAMES, FEATURES, extract
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 REFERENCE_FILE = "reference.json"
 EMBEDDINGS_FILE = "embeddings.npy"
+SUPPORT_TEXTS_FILE = "support_texts.json"
 
 
 class ReferenceLeakError(PolyAlignError):
@@ -77,6 +80,7 @@ class HumanReference:
     source: dict[str, Any]  # the prepare artefact it was built from (key, folder)
     embeddings: dict[str, np.ndarray] | None = None
     embedder: str | None = None
+    support_texts: dict[str, list[str]] | None = None  # reference key -> sample of its training responses
 
     def __post_init__(self) -> None:
         self.bands = {key: s.band() for key, s in self.stats.items()}
@@ -160,6 +164,8 @@ class HumanReference:
             artifacts.write_json(
                 folder / "embeddings.json", {k: bounds[i : i + 2] for i, k in enumerate(keys)}
             )
+        if self.support_texts is not None:
+            artifacts.write_json(folder / SUPPORT_TEXTS_FILE, dict(sorted(self.support_texts.items())))
 
     @classmethod
     def load(cls, folder: Path) -> HumanReference:
@@ -178,6 +184,8 @@ class HumanReference:
             matrix = np.load(folder / EMBEDDINGS_FILE, allow_pickle=False)
             index = json.loads((folder / "embeddings.json").read_text(encoding="utf-8"))
             embeddings = {key: matrix[start:end] for key, (start, end) in index.items()}
+        texts_path = folder / SUPPORT_TEXTS_FILE
+        support_texts = json.loads(texts_path.read_text(encoding="utf-8")) if texts_path.is_file() else None
         return cls(
             config=from_mapping(ReferenceConfig, data["config"], where=str(path)),
             feature_names=tuple(data["feature_names"]),
@@ -185,6 +193,7 @@ class HumanReference:
             source=data["source"],
             embeddings=embeddings,
             embedder=data["embedder"],
+            support_texts=support_texts,
         )
 
 
@@ -217,10 +226,12 @@ def build_reference(
         members[bucket.cell].append(i)
     lengths = np.array([r.length_units or 0 for r in records])
     stats = {}
+    used: dict[str, list[int]] = {}  # the responses behind each reference, for the support sample
     for key, idx in members.items():
         if not key.is_cell and len(idx) < config.min_bucket_size:
             continue  # backs off to its cell, which is always stored
         stats[str(key)] = _stats(x[idx], lengths[idx], "cell" if key.is_cell else "bucket", config)
+        used[str(key)] = idx
     embeddings = None
     if embedder is not None:
         rng = np.random.default_rng(config.seed)
@@ -236,7 +247,21 @@ def build_reference(
         source=source or {},
         embeddings=embeddings,
         embedder=embedder.name if embedder else None,
+        support_texts=_support_sample(records, used, config) if config.needs_texts else None,
     )
+
+
+def _support_sample(
+    records: Sequence[Record], used: dict[str, list[int]], config: ReferenceConfig
+) -> dict[str, list[str]]:
+    """Up to `support_sample` responses of each reference, seeded, in record order."""
+    rng = np.random.default_rng([config.seed, 1])  # a stream apart from the embedding sample's
+    sample = {}
+    for key in sorted(used):
+        idx = np.asarray(used[key])
+        chosen = np.sort(rng.choice(idx, size=min(len(idx), config.support_sample), replace=False))
+        sample[key] = [records[i].response for i in chosen]
+    return sample
 
 
 def _stats(x: np.ndarray, lengths: np.ndarray, level: str, config: ReferenceConfig) -> ReferenceStats:

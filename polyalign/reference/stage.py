@@ -24,7 +24,7 @@ from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import HumanReference, build_reference
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
-STAGE, STAGE_VERSION = "reference", 1
+STAGE, STAGE_VERSION = "reference", 2  # 2: support_terms and the support sample
 REPORT_FILE = "report.json"
 CRITIC_STAGE, CRITIC_STAGE_VERSION = "critic", 1
 CRITIC_FILE = "critic.json"
