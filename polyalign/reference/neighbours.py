@@ -10,6 +10,7 @@ Owns: `NeighbourIndex`. Reads and writes nothing.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -27,9 +28,9 @@ def bag_of_words(docs: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> c
     indptr, indices, values = [0], [], []
     for words in docs:
         counts = Counter(words)
-        weights = {w: 1.0 + np.log(n) for w, n in counts.items()}
-        norm = np.sqrt(sum(v * v for v in weights.values())) or 1.0
-        for word, weight in weights.items():
+        weights = [1.0 + math.log(n) for n in counts.values()]  # scalar math: this loop is the hot path
+        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
+        for word, weight in zip(counts, weights, strict=True):
             column = vocabulary.get(word)
             if column is not None:
                 indices.append(column)
@@ -47,14 +48,15 @@ class NeighbourIndex:
             for word in words:
                 self.vocabulary.setdefault(word, len(self.vocabulary))
         self.matrix = bag_of_words(docs, self.vocabulary)  # (m, V)
+        self._columns = self.matrix.T.tocsr()  # (V, m), transposed once rather than per call
         self.k = max(1, min(k, len(docs) - 1))  # leave-one-out needs one other response
-        similarity = (self.matrix @ self.matrix.T).toarray()  # (m, m)
+        similarity = (self.matrix @ self._columns).toarray()  # (m, m)
         np.fill_diagonal(similarity, -np.inf)  # leave one out: never one's own neighbour
         self.band = UpperBand.fit(self._distance(similarity), band, DISTANCE_FLOOR)
 
     def distance(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
         """(n,) mean cosine distance of each doc to its k nearest reference responses."""
-        return self._distance((bag_of_words(docs, self.vocabulary) @ self.matrix.T).toarray())
+        return self._distance((bag_of_words(docs, self.vocabulary) @ self._columns).toarray())
 
     def _distance(self, similarity: np.ndarray) -> np.ndarray:
         k = min(self.k, similarity.shape[1])

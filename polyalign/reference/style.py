@@ -51,6 +51,6 @@ class StyleProfile:
         shares = []
         for edge in edge_grams(words, self.window):
             if edge:
-                unseen = sum(1 for g in edge if self.frequency[g] - (g in own) <= 0)
+                unseen = sum(1 for g in edge if self.frequency.get(g, 0) - (g in own) <= 0)
                 shares.append(unseen / len(edge))
         return float(np.mean(shares)) if shares else 0.0
