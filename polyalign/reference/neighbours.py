@@ -10,7 +10,7 @@ Owns: `NeighbourIndex`. Reads and writes nothing.
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 
@@ -24,19 +24,21 @@ DISTANCE_FLOOR = 0.05  # cosine-distance scale floor: a shift of 0.05 is the lea
 
 def bag_of_words(docs: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> csr_matrix:
     """(n, V) rows of sublinear term frequencies over `vocabulary`, each divided by the norm of all of
-    the doc's words (known or not); an empty doc is a zero row."""
-    indptr, indices, values = [0], [], []
-    for words in docs:
-        counts = Counter(words)
-        weights = [1.0 + math.log(n) for n in counts.values()]  # scalar math: this loop is the hot path
-        norm = math.sqrt(sum(w * w for w in weights)) or 1.0
-        for word, weight in zip(counts, weights, strict=True):
-            column = vocabulary.get(word)
-            if column is not None:
-                indices.append(column)
-                values.append(weight / norm)
-        indptr.append(len(indices))
-    return csr_matrix((values, indices, indptr), shape=(len(docs), len(vocabulary)))
+    the doc's words (known or not); an empty doc is a zero row. Vectorised over the batch: the only
+    per-word Python work is counting and one dictionary lookup."""
+    counters = [Counter(words) for words in docs]
+    sizes = np.fromiter(map(len, counters), dtype=np.intp, count=len(docs))
+    total = int(sizes.sum())
+    counts = np.fromiter(itertools.chain.from_iterable(c.values() for c in counters), float, total)
+    columns = np.fromiter(
+        (vocabulary.get(w, -1) for w in itertools.chain.from_iterable(counters)), np.intp, total
+    )
+    rows = np.repeat(np.arange(len(docs)), sizes)  # (total,) the doc of each distinct word
+    weights = 1.0 + np.log(counts)
+    norm = np.sqrt(np.bincount(rows, weights * weights, minlength=len(docs)))  # (n,)
+    known = columns >= 0
+    values = weights[known] / norm[rows[known]]
+    return csr_matrix((values, (rows[known], columns[known])), shape=(len(docs), len(vocabulary)))
 
 
 class NeighbourIndex:

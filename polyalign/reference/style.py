@@ -53,4 +53,4 @@ class StyleProfile:
             if edge:
                 unseen = sum(1 for g in edge if self.frequency.get(g, 0) - (g in own) <= 0)
                 shares.append(unseen / len(edge))
-        return float(np.mean(shares)) if shares else 0.0
+        return sum(shares) / len(shares) if shares else 0.0  # plain floats: np.mean costs µs per call
