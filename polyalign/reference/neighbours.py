@@ -30,9 +30,8 @@ def bag_of_words(docs: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> c
     sizes = np.fromiter(map(len, counters), dtype=np.intp, count=len(docs))
     total = int(sizes.sum())
     counts = np.fromiter(itertools.chain.from_iterable(c.values() for c in counters), float, total)
-    columns = np.fromiter(
-        (vocabulary.get(w, -1) for w in itertools.chain.from_iterable(counters)), np.intp, total
-    )
+    words = itertools.chain.from_iterable(counters)  # each doc's distinct words, in `counts` order
+    columns = np.fromiter(map(vocabulary.get, words, itertools.repeat(-1)), np.intp, total)  # -1: unseen
     rows = np.repeat(np.arange(len(docs)), sizes)  # (total,) the doc of each distinct word
     weights = 1.0 + np.log(counts)
     norm = np.sqrt(np.bincount(rows, weights * weights, minlength=len(docs)))  # (n,)

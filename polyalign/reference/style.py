@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 
 import numpy as np
 
@@ -33,24 +33,23 @@ def edge_grams(words: Sequence[str], window: int) -> tuple[set[str], set[str]]:
 
 
 class StyleProfile:
-    """Document frequency of every n-gram in the reference's responses, and the human novelty band."""
+    """The n-grams the reference's responses use (and those only one of them uses), and the human band."""
 
     def __init__(self, docs: Sequence[Sequence[str]], window: int, band: Sequence[float]) -> None:
         self.window = window
-        own = [grams(words) for words in docs]
-        self.frequency = Counter(g for doc in own for g in doc)
-        human = np.array([self._novelty(words, seen) for words, seen in zip(docs, own, strict=True)])
+        frequency = Counter(g for words in docs for g in grams(words))  # in how many responses
+        self.seen = frozenset(frequency)
+        # Leave-one-out: a response's edge n-gram is unseen by the others iff only it uses the n-gram.
+        self._single = frozenset(g for g, n in frequency.items() if n == 1)
+        human = np.array([self._novelty(words, self._single.intersection) for words in docs])
         self.band = UpperBand.fit(human, band, SHARE_FLOOR)
 
     def novelty(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
         """(n,) mean of the opening's and the closing's share of n-grams no reference response uses."""
-        return np.array([self._novelty(words, set()) for words in docs])
+        return np.array([self._novelty(words, lambda edge: edge - self.seen) for words in docs])
 
-    def _novelty(self, words: Sequence[str], own: set[str]) -> float:
-        """Unseen share, not counting the doc's own occurrence (`own`) as seen; 0 for an empty doc."""
-        shares = []
-        for edge in edge_grams(words, self.window):
-            if edge:
-                unseen = sum(1 for g in edge if self.frequency.get(g, 0) - (g in own) <= 0)
-                shares.append(unseen / len(edge))
+    def _novelty(self, words: Sequence[str], unseen: Callable[[set[str]], Set[str]]) -> float:
+        """Mean unseen share over the non-empty edges (`unseen` picks an edge's unseen n-grams, set
+        operations in C); 0 for an empty doc."""
+        shares = [len(unseen(edge)) / len(edge) for edge in edge_grams(words, self.window) if edge]
         return sum(shares) / len(shares) if shares else 0.0  # plain floats: np.mean costs µs per call
