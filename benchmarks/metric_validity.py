@@ -20,6 +20,7 @@ template, one bullet per sentence, between an opening and a closing line that no
 `halved` (the first half of the sentences, rounded up: the length changes, the sentences do not).
 
     python benchmarks/metric_validity.py PREPARED_FOLDER [--train-share 0.3] [--seed 0] [--json PATH]
+        [--support-terms bands=1,neighbours=1,style=1]   # which terms of d see which degradation
 """
 
 from __future__ import annotations
@@ -180,6 +181,12 @@ def print_table(rows: list[dict], suite: dict[str, Any], min_changed: int) -> No
         print(f"  {name}: {', '.join(kinds)} ({next(iter(kinds.values()))})")
 
 
+def parse_terms(text: str) -> dict[str, float]:
+    """`bands=1,neighbours=0.5` → {"bands": 1.0, "neighbours": 0.5}."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item]
+    return {name.strip(): float(value) for name, value in pairs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("prepared", type=Path, help="a prepare artefact folder (`polyalign prepare`)")
@@ -187,17 +194,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-changed", type=int, default=20)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--support-terms",
+        default=None,
+        help="terms of d and their weights, e.g. bands=1,neighbours=1,style=1 (default: the config default)",
+    )
     args = parser.parse_args()
+    terms = {} if args.support_terms is None else {"support_terms": parse_terms(args.support_terms)}
     start = time.perf_counter()
     prepared = load_prepared(args.prepared)
     sample = train_sample(prepared.content.splits["train"], args.train_share, args.seed)
-    reference = build_reference(sample, ReferenceConfig(), edges=prepared.content.report.edges)
+    config = ReferenceConfig(**terms)
+    reference = build_reference(sample, config, edges=prepared.content.report.edges)
     test = sorted(prepared.content.splits["test"], key=lambda r: r.id)
     scorer = SupportScorer(reference)
     floor = float(scorer.score([r.response for r in test], [str(r.bucket) for r in test]).mean())
     rows = distance_rows(scorer, test, args.min_changed, args.seed)
     suite = suite_flags(prepared, reference, sample, args.seed)
-    print(f"{len(sample)} train records ({args.train_share:.0%}), {len(test)} test records")
+    print(
+        f"{len(sample)} train records ({args.train_share:.0%}), {len(test)} test records; "
+        f"d = {config.support_terms}"
+    )
     print_table(rows, suite, args.min_changed)
     elapsed = time.perf_counter() - start
     print(

@@ -128,7 +128,10 @@ def test_band_arrays_and_deviation_by_hand() -> None:
 
 
 def test_support_distance_reads_the_reference_band_arrays(fixture_data: Artifact[PreparedData]) -> None:
-    reference = build_reference(fixture_data.content.splits["train"], ReferenceConfig())
+    """With `support_terms: {bands: 1}` the scorer is exactly METHOD.md §3's d over the band arrays."""
+    config = ReferenceConfig(support_terms={"bands": 1.0})
+    reference = build_reference(fixture_data.content.splits["train"], config)
+    assert reference.support_texts is None  # bands alone keep no response sample
     test = fixture_data.content.splits["test"]
     keys = [reference.resolve(str(r.bucket)) for r in test]
     x = extract([r.response for r in test], [str(r.language) for r in test])

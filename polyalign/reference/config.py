@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from polyalign.errors import ConfigError
+from polyalign.reference.terms import TERMS
 
 
 @dataclass
@@ -19,7 +20,14 @@ class ReferenceConfig:
     weights: dict[str, float] = field(default_factory=dict)  # feature -> weight ω_f (default 1 each)
     embedder: str | None = None  # store a sample of response embeddings: `hashing`, or `module:factory`
     embedding_sample: int = 256  # responses per reference bucket whose embeddings are kept
-    seed: int = 0  # for the embedding sample
+    seed: int = 0  # for the embedding sample and the support sample
+    # term -> weight in d = Σ_t w_t·term_t / Σ_t w_t (each term in [0, clip]); {bands: 1} is METHOD.md §3's d.
+    # Default by measurement (benchmarks/support_terms.py): neighbours lift cross-cell and truncation
+    # detection at a lower human floor; style adds little on the dev corpus, so it is opt-in.
+    support_terms: dict[str, float] = field(default_factory=lambda: {"bands": 1.0, "neighbours": 1.0})
+    support_sample: int = 256  # reference responses per key kept for the neighbour and style terms
+    neighbours_k: int = 5  # nearest human responses averaged by the neighbour term
+    style_window: int = 8  # words at each edge (opening, closing) read by the style term
 
     def __post_init__(self) -> None:
         if len(self.band) != 2 or not 0 <= self.band[0] < self.band[1] <= 1:
@@ -28,3 +36,16 @@ class ReferenceConfig:
             raise ConfigError("reference.clip must be > 0 and reference.min_bucket_size >= 1")
         if any(w < 0 for w in self.weights.values()):
             raise ConfigError(f"reference.weights must be non-negative, got {self.weights}")
+        unknown = sorted(set(self.support_terms) - set(TERMS))
+        if unknown or any(w < 0 for w in self.support_terms.values()) or not sum(self.support_terms.values()):
+            raise ConfigError(
+                f"reference.support_terms must map terms of {list(TERMS)} to non-negative weights with a "
+                f"positive sum, got {self.support_terms}"
+            )
+        if min(self.support_sample, self.neighbours_k, self.style_window) < 1:
+            raise ConfigError("reference.support_sample, neighbours_k and style_window must be >= 1")
+
+    @property
+    def needs_texts(self) -> bool:
+        """Whether d reads reference responses (neighbour or style terms), not only the feature bands."""
+        return any(w > 0 for t, w in self.support_terms.items() if t != "bands")

@@ -42,7 +42,7 @@ class Context:
         self.text = text
         self.language = language
         self.lists = _EN_LISTS if language == "en" else _ZH_LISTS
-        self.words = _words(text, language)
+        self.words = tokenize(text, language)
         self.word_counts = Counter(self.words)
         self.n_words = len(self.words)
         self.units = length_units(text)
@@ -386,9 +386,16 @@ _FORMULAE = {
 }
 
 
-def extract(texts: Sequence[str], languages: Sequence[str] | str, *, progress: bool = False) -> np.ndarray:
+def extract(
+    texts: Sequence[str],
+    languages: Sequence[str] | str,
+    *,
+    progress: bool = False,
+    words: list[list[str]] | None = None,
+) -> np.ndarray:
     """Feature matrix of shape (len(texts), len(FEATURES)), columns in registry order; `languages` is one
-    per text or one for all."""
+    per text or one for all. A `words` list receives each text's tokens, so later terms need not
+    re-segment."""
     langs = [languages] * len(texts) if isinstance(languages, str) else list(languages)
     if len(langs) != len(texts):
         raise ValueError(f"got {len(texts)} texts but {len(langs)} languages")
@@ -400,6 +407,8 @@ def extract(texts: Sequence[str], languages: Sequence[str] | str, *, progress: b
     for i, (text, language) in enumerate(tqdm(rows, total=len(texts), desc="features", disable=not progress)):
         context = Context(text, language)
         out[i] = [f.value(context) for f in features]
+        if words is not None:
+            words.append(context.words)
     return out
 
 
@@ -420,7 +429,9 @@ def _check_language(language: str, features: Sequence[Feature]) -> None:
         )
 
 
-def _words(text: str, language: str) -> list[str]:
+def tokenize(text: str, language: str) -> list[str]:
+    """The words every word feature reads (lower-cased Latin words; Chinese segmented words), also the
+    tokens of the neighbour and style terms of the support distance, so all read a response alike."""
     if language == "en":
         return [w.lower() for w in _EN_WORD.findall(text)]
     return [w for w in rjieba.cut(text) if _ZH_WORD.match(w)]

@@ -9,7 +9,9 @@ to the bin's range, the window widened (by a common factor on both sides, length
 the minimum count is met. Never from the whole cell: a cell's band is that of its majority length, and
 a long answer judged against it looks less human than its own first sentence. A val or test record in
 the input is an error: the authors' references contained test answers. Saved as JSON (floats
-round-trip exactly) plus `embeddings.npy`.
+round-trip exactly) plus `embeddings.npy`;
+when d has neighbour or style terms, also a seeded sample of each reference's own responses (the
+very ones its bands were computed from), in `support_texts.json`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 REFERENCE_FILE = "reference.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 FORMAT = 2  # 2: sparse buckets borrow length-nearest responses of their cell (1: the whole cell)
+SUPPORT_TEXTS_FILE = "support_texts.json"
 
 
 class ReferenceLeakError(PolyAlignError):
@@ -86,6 +89,7 @@ class HumanReference:
     embeddings: dict[str, np.ndarray] | None = None
     embedder: str | None = None
     edges: dict[str, list[float]] = field(default_factory=dict)  # length-bin edges per language (units)
+    support_texts: dict[str, list[str]] | None = None  # reference key -> sample of its training responses
 
     def __post_init__(self) -> None:
         self.bands = {key: s.band() for key, s in self.stats.items()}
@@ -175,6 +179,8 @@ class HumanReference:
             artifacts.write_json(
                 folder / "embeddings.json", {k: bounds[i : i + 2] for i, k in enumerate(keys)}
             )
+        if self.support_texts is not None:
+            artifacts.write_json(folder / SUPPORT_TEXTS_FILE, dict(sorted(self.support_texts.items())))
 
     @classmethod
     def load(cls, folder: Path) -> HumanReference:
@@ -198,6 +204,8 @@ class HumanReference:
             matrix = np.load(folder / EMBEDDINGS_FILE, allow_pickle=False)
             index = json.loads((folder / "embeddings.json").read_text(encoding="utf-8"))
             embeddings = {key: matrix[start:end] for key, (start, end) in index.items()}
+        texts_path = folder / SUPPORT_TEXTS_FILE
+        support_texts = json.loads(texts_path.read_text(encoding="utf-8")) if texts_path.is_file() else None
         return cls(
             config=from_mapping(ReferenceConfig, data["config"], where=str(path)),
             feature_names=tuple(data["feature_names"]),
@@ -206,6 +214,7 @@ class HumanReference:
             embeddings=embeddings,
             embedder=data["embedder"],
             edges=data["edges"],
+            support_texts=support_texts,
         )
 
 
@@ -286,6 +295,7 @@ def build_reference(
         embeddings=embeddings,
         embedder=embedder.name if embedder else None,
         edges=edges,
+        support_texts=_support_sample(records, members, config) if config.needs_texts else None,
     )
 
 
@@ -314,6 +324,19 @@ def length_window(
         return np.arange(len(units))
     reach = np.partition(distance, min_count - 1)[min_count - 1]
     return np.flatnonzero(distance <= reach)
+
+
+def _support_sample(
+    records: Sequence[Record], used: dict[str, np.ndarray], config: ReferenceConfig
+) -> dict[str, list[str]]:
+    """Up to `support_sample` responses of each reference, seeded, in record order."""
+    rng = np.random.default_rng([config.seed, 1])  # a stream apart from the embedding sample's
+    sample = {}
+    for key in sorted(used):
+        idx = np.asarray(used[key])
+        chosen = np.sort(rng.choice(idx, size=min(len(idx), config.support_sample), replace=False))
+        sample[key] = [records[i].response for i in chosen]
+    return sample
 
 
 def _stats(x: np.ndarray, lengths: np.ndarray, level: str, config: ReferenceConfig) -> ReferenceStats:

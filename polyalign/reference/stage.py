@@ -24,7 +24,7 @@ from polyalign.reference.embedders import load_embedder
 from polyalign.reference.reference import HumanReference, build_reference
 from polyalign.reference.report import ReferenceReport, build_reference_report
 
-STAGE, STAGE_VERSION = "reference", 2  # 2: sparse buckets borrow length-nearest responses
+STAGE, STAGE_VERSION = "reference", 2  # 2: sparse buckets borrow length-nearest responses; support terms
 REPORT_FILE = "report.json"
 CRITIC_STAGE, CRITIC_STAGE_VERSION = "critic", 1
 CRITIC_FILE = "critic.json"

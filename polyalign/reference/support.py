@@ -1,9 +1,15 @@
 """The support distance d(y, b) of METHOD.md §3, as a pure array function and a scorer over references.
 
-    d(y, b) = Σ_f ω_f · min( max(0, L_f − x_f, x_f − H_f) / s_f , c ) / Σ_f ω_f
+    bands(y, b) = Σ_f ω_f · min( max(0, L_f − x_f, x_f − H_f) / s_f , c ) / Σ_f ω_f
 
 with the band [L_f, H_f] and scale s_f of bucket b's training human responses (see `reference.py`).
-Inside the band d = 0; each feature adds at most c·ω_f / Σω, so no single feature can dominate.
+Inside the band it is 0; each feature adds at most c·ω_f / Σω, so no single feature can dominate.
+Per-feature bands cannot see a response that fits every band yet resembles no human response, so d adds
+terms over the reference's own responses (`reference.support_terms`, weights w_t):
+
+    d(y, b) = Σ_t w_t · term_t(y, b) / Σ_t w_t    (terms: bands, neighbours.py, style.py)
+
+each in [0, c] and 0 for a typical human response, so d stays in [0, c]; {bands: 1} is exactly §3's d.
 It is exact and needs no training, so human and model responses are scored alike.
 """
 
@@ -14,8 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from polyalign.data.buckets import BucketKey
-from polyalign.reference.features import extract
+from polyalign.errors import PolyAlignError
+from polyalign.reference.features import extract, tokenize
+from polyalign.reference.neighbours import NeighbourIndex
 from polyalign.reference.reference import HumanReference
+from polyalign.reference.style import StyleProfile
 
 
 def support_distance(
@@ -35,17 +44,67 @@ def feature_contributions(
 
 
 class SupportScorer:
-    """Scores texts against the human reference of their bucket (or its cell, after back-off)."""
+    """Scores texts against the human reference of their bucket (or its cell, after back-off).
+
+    The neighbour index and style profile of a reference are built from its stored response sample on
+    first use and kept, so scoring many batches pays for each once.
+    """
 
     def __init__(self, reference: HumanReference) -> None:
+        config = reference.config
         self.reference = reference
         self.weights = reference.weight_vector()
+        self.term_weights = {t: w for t, w in config.support_terms.items() if w > 0}
+        if config.needs_texts and reference.support_texts is None:
+            raise PolyAlignError(
+                f"reference.support_terms {config.support_terms} need the reference's response sample, "
+                "which this reference does not hold: rebuild it with this polyalign"
+            )
+        self._indexes: dict[str, tuple[NeighbourIndex, StyleProfile]] = {}
 
     def score_features(self, x: np.ndarray, buckets: Sequence[str]) -> np.ndarray:
+        """The bands term alone, from precomputed features x: (n, F)."""
         low, high, scale = self.reference.band_arrays([self.reference.resolve(b) for b in buckets])
         return support_distance(x, low, high, scale, self.weights, self.reference.config.clip)
 
+    def terms(self, texts: Sequence[str], buckets: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each weighted term of d, (n,) each: shows which one moved a response off support."""
+        languages = [BucketKey.parse(b).language for b in buckets]
+        words: list[list[str]] = []
+        out = {"bands": self.score_features(extract(texts, languages, words=words), buckets)}
+        if "neighbours" in self.term_weights or "style" in self.term_weights:
+            out |= self._text_terms(words, [self.reference.resolve(b) for b in buckets])
+        return {t: out[t] for t in self.term_weights}
+
     def score(self, texts: Sequence[str], buckets: Sequence[str]) -> np.ndarray:
         """d(y, b) for each text and its bucket key `language|track|family|length_bin`."""
-        languages = [BucketKey.parse(b).language for b in buckets]
-        return self.score_features(extract(texts, languages), buckets)
+        terms = self.terms(texts, buckets)
+        total = sum(self.term_weights.values())
+        return sum(w * terms[t] for t, w in self.term_weights.items()) / total
+
+    def _text_terms(self, words: list[list[str]], ref_keys: list[str]) -> dict[str, np.ndarray]:
+        """Neighbour and style terms, one reference at a time (each with its own vocabulary)."""
+        clip = self.reference.config.clip
+        out = {"neighbours": np.zeros(len(words)), "style": np.zeros(len(words))}
+        rows: dict[str, list[int]] = {}
+        for i, key in enumerate(ref_keys):
+            rows.setdefault(key, []).append(i)
+        for key, idx in rows.items():
+            neighbours, style = self._index(key)
+            docs = [words[i] for i in idx]
+            if "neighbours" in self.term_weights:
+                out["neighbours"][idx] = neighbours.band.excess(neighbours.distance(docs), clip)
+            if "style" in self.term_weights:
+                out["style"][idx] = style.band.excess(style.novelty(docs), clip)
+        return out
+
+    def _index(self, key: str) -> tuple[NeighbourIndex, StyleProfile]:
+        if key not in self._indexes:
+            config, texts = self.reference.config, self.reference.support_texts or {}
+            language = BucketKey.parse(key).language
+            docs = [tokenize(t, language) for t in texts[key]]
+            self._indexes[key] = (
+                NeighbourIndex(docs, config.neighbours_k, config.band),
+                StyleProfile(docs, config.style_window, config.band),
+            )
+        return self._indexes[key]
