@@ -454,7 +454,7 @@ def _embedding_map(data: EvalData, config: EvalConfig) -> dict[str, Any]:
 
 def _by_own_length(data: EvalData) -> dict[str, Any]:
     """Generations bucketed by their own length: counts beside the humans', and d against that bucket."""
-    from polyalign.evaluate.naturalness import support_distance
+    from polyalign.evaluate.naturalness import support_distance, support_scorer
 
     missing = sorted(set(data.languages) - set(data.edges))
     if missing:
@@ -467,8 +467,9 @@ def _by_own_length(data: EvalData) -> dict[str, Any]:
         str(BucketKey.parse(cell).with_bin(length_bin(int(u), data.edges[lang])))
         for cell, u, lang in zip(data.cells, units, data.languages, strict=True)
     ]
-    # A cell's reference always exists (buckets back off to it), so every own-length bucket resolves.
-    shifted = dataclasses.replace(data, ref_keys=[data.reference.resolve(b) for b in own], cache={})
+    # Every length bin of a cell seen in training has a reference (its own or borrowed by length).
+    resolved = [data.reference.resolve(b) for b in own]
+    shifted = dataclasses.replace(data, ref_keys=resolved, cache={"scorer": support_scorer(data)})
     distance = support_distance(shifted)["model"]
     human_counts = Counter(data.buckets)
     out: dict[str, Any] = {}

@@ -16,16 +16,22 @@ import numpy as np
 
 from polyalign.evaluate.data import EvalData
 from polyalign.evaluate.stats import rank_auc
-from polyalign.reference.support import support_distance as _distance
+from polyalign.reference.support import SupportScorer
+
+
+def support_scorer(data: EvalData) -> SupportScorer:
+    """The one support distance (every configured term), built once per evaluation."""
+    if "scorer" not in data.cache:
+        data.cache["scorer"] = SupportScorer(data.reference)
+    return data.cache["scorer"]
 
 
 def support_distance(data: EvalData) -> dict[str, np.ndarray]:
-    """Mean d(y, b) of model responses; the human test responses' d is the floor."""
-    low, high, scale = data.reference.band_arrays(data.ref_keys)
-    weights, clip = data.reference.weight_vector(), data.reference.config.clip
+    """d(y, b) of model responses against each row's reference; the human test responses' d is the floor."""
+    scorer = support_scorer(data)
     return {
-        "model": _distance(data.model_x, low, high, scale, weights, clip),
-        "human": _distance(data.human_x, low, high, scale, weights, clip),
+        "model": scorer.score(data.model, data.ref_keys),
+        "human": scorer.score(data.human, data.ref_keys),
     }
 
 
