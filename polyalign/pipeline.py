@@ -1,4 +1,5 @@
-"""Chains the stages: prepare → reference → train (SFT and Bucket-SFT) → generate → evaluate → report.
+"""Chains the stages: prepare → reference → train (SFT, Bucket-SFT; pairs → DPO, DPO + anchor, HDPO) →
+generate → evaluate → report.
 
 Each stage lives in its own package's `stage.py` and is reused when its artefact is complete; the caller
 resolves the artefact root once and passes it as `root`. `prepare_and_reference` is the upstream part
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
+from polyalign.errors import ConfigError
 from polyalign.reference.stage import ReferenceArtifact, reference_stage
+from polyalign.train.config import METHODS, PREFERENCE_METHODS
 
 if TYPE_CHECKING:
     from polyalign.generate.config import GenerateConfig
@@ -60,6 +63,62 @@ def prepare_and_reference(
 
 
 @dataclass
+class Models:
+    """Trains (or reuses) the models of a run, each once: SFT and Bucket-SFT, and the preference methods
+    with the pairs sampled from their start policy."""
+
+    config: RunConfig
+    prepared: Artifact[PreparedData]
+    reference: ReferenceArtifact
+    root: Path
+    force: bool = False
+    resume: bool = True
+    verbose: bool = False
+    reporter: StageReporter = dataclasses.field(default_factory=lambda: _Silent())
+    trained: dict[str, Artifact[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+
+    def sft(self, method: str) -> Artifact[dict[str, Any]]:
+        """SFT or Bucket-SFT (`method`) with the run's `train` settings."""
+        from polyalign.train.stage import train_stage
+
+        if method not in self.trained:
+            self.reporter.start("train", method)
+            self.trained[method] = train_stage(
+                self.prepared, self.reference, dataclasses.replace(self.config.train, method=method),
+                root=self.root, resume=self.resume and not self.force, force=self.force, verbose=self.verbose,
+            )  # fmt: skip
+            self.reporter.done("train", self.trained[method], method)
+        return self.trained[method]
+
+    def preference(self, method: str, out: Path | None = None) -> PreferenceRun:
+        """DPO, DPO + anchor or HDPO (`method`): its start policy, the pairs sampled from it, the model."""
+        from polyalign.train.pairs import pairs_stage
+        from polyalign.train.preference import preference_stage
+
+        config = dataclasses.replace(self.config.preference, method=method)
+        policy = self.sft(config.start_method)
+        self.reporter.start("pairs", method)
+        pairs = pairs_stage(
+            self.prepared, self.reference, policy, self.config.pairs, root=self.root, force=self.force
+        )
+        self.reporter.done("pairs", pairs, method)
+        self.reporter.start("preference", method)
+        model = preference_stage(
+            pairs, policy, self.reference, config, root=self.root, out=out,
+            resume=self.resume and not self.force, force=self.force, verbose=self.verbose,
+        )  # fmt: skip
+        self.reporter.done("preference", model, method)
+        self.trained[method] = model
+        return PreferenceRun(self.prepared, self.reference, policy, pairs, model)
+
+    def train_config(self, method: str) -> TrainConfig:
+        """The SFT settings a method's model was trained with (a preference method's: its start policy's)."""
+        if method in PREFERENCE_METHODS:
+            method = dataclasses.replace(self.config.preference, method=method).start_method
+        return dataclasses.replace(self.config.train, method=method)
+
+
+@dataclass
 class PreferenceRun:
     prepared: Artifact[PreparedData]
     reference: ReferenceArtifact
@@ -81,29 +140,10 @@ def preference_run(
     """prepare → reference → the start policy (`preference.start_method`) → pairs sampled from it →
     DPO, DPO + anchor or HDPO (`preference.method`, into `out` if given), each stage reused when its
     artefact is complete."""
-    from polyalign.train.pairs import pairs_stage
-    from polyalign.train.preference import preference_stage
-    from polyalign.train.stage import train_stage
-
     reporter = reporter or _Silent()
-    method = config.preference.method
     prepared, reference = prepare_and_reference(config, root=root, force=force, reporter=reporter)
-    start = dataclasses.replace(config.train, method=config.preference.start_method)
-    reporter.start("train", start.method)
-    policy = train_stage(
-        prepared, reference, start, root=root, resume=resume and not force, force=force, verbose=verbose
-    )
-    reporter.done("train", policy, start.method)
-    reporter.start("pairs", method)
-    pairs = pairs_stage(prepared, reference, policy, config.pairs, root=root, force=force)
-    reporter.done("pairs", pairs, method)
-    reporter.start("preference", method)
-    model = preference_stage(
-        pairs, policy, reference, config.preference, root=root, out=out, resume=resume and not force,
-        force=force, verbose=verbose,
-    )  # fmt: skip
-    reporter.done("preference", model, method)
-    return PreferenceRun(prepared, reference, policy, pairs, model)
+    models = Models(config, prepared, reference, root, force, resume, verbose, reporter)
+    return models.preference(config.preference.method, out=out)
 
 
 @dataclass
@@ -128,28 +168,27 @@ def full_run(
 ) -> FullRun:
     """Every stage for each method, compared like for like: same data, decoding settings and test set.
 
-    Plain SFT is trained and generates without the profile prompt; Bucket-SFT with it, its target length
-    sampled from the cell's human lengths (never the gold one). The first method is the report's baseline.
-    An interrupted training continues from its last checkpoint unless `resume` is off; `verbose` lets the
-    trainer print every log dict.
+    Methods: `sft`, `bucket_sft`, and the preference methods `dpo`, `dpo_anchor`, `hdpo` (each trained
+    from its start policy on pairs sampled from it; a start policy or a pair set is built once however
+    many methods use it). A model trained with the profile prompt generates with it (its target length
+    sampled from the cell's human lengths, never the gold one); plain SFT and DPO from it without. The
+    first method is the report's baseline. An interrupted training continues from its last checkpoint
+    unless `resume` is off; `verbose` lets the trainer print every log dict.
     """
     from polyalign.evaluate.stage import evaluate_stage
     from polyalign.generate.stage import generate_stage
     from polyalign.report.stage import report_stage
-    from polyalign.train.stage import train_stage
 
+    unknown = sorted(set(methods) - set(METHODS) - set(PREFERENCE_METHODS))
+    if unknown:
+        raise ConfigError(f"unknown method(s) {unknown}; choose from {[*METHODS, *PREFERENCE_METHODS]}")
     reporter = reporter or _Silent()
     prepared, reference = prepare_and_reference(config, root=root, force=force, reporter=reporter)
+    trainer = Models(config, prepared, reference, root, force, resume, verbose, reporter)
     models, generations, evaluations = {}, {}, {}
     for method in methods:
-        train_config = dataclasses.replace(config.train, method=method)
-        reporter.start("train", method)
-        model = train_stage(
-            prepared, reference, train_config, root=root, resume=resume and not force, force=force,
-            verbose=verbose,
-        )  # fmt: skip
-        reporter.done("train", model, method)
-        generate_config = _generate_config(config, train_config, model)
+        model = trainer.preference(method).model if method in PREFERENCE_METHODS else trainer.sft(method)
+        generate_config = _generate_config(config, trainer.train_config(method), model)
         reporter.start("generate", method)
         generated = generate_stage(prepared, reference, generate_config, root=root, force=force)
         reporter.done("generate", generated, method)

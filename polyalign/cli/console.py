@@ -153,6 +153,8 @@ STAGE_PURPOSE = {
     "prepare": "clean, deduplicate and split the corpus into buckets",
     "reference": "human references: style features, held-out distances",
     "train": "fine-tune the model",
+    "pairs": "sample rejected answers from the start policy; score both sides' support distance",
+    "preference": "preference-tune the start policy on the pairs",
     "generate": "answer the test prompts",
     "evaluate": "score the answers against gold and human references",
     "report": "compare the methods side by side",
@@ -256,6 +258,29 @@ def _macro(results: dict[str, Any], metric: str) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _pairs_lines(artifact: Any) -> list[str]:
+    from polyalign.train.pair_report import TOTAL
+
+    group = artifact.content.report[TOTAL]
+    dropped = ", ".join(f"{n} {reason}" for reason, n in group["dropped"].items() if n) or "none"
+    further = group["share_rejected_further"]
+    return [
+        f"{group['n']} pairs of {group['candidates']} samples (dropped: {dropped}); d_r > d_c in "
+        f"{'n/a' if further is None else f'{further:.0%}'}; mean d_c {group['d_chosen']['mean']:.3f}, "
+        f"d_r {group['d_rejected']['mean']:.3f}; pair_report.md"
+    ]
+
+
+def _preference_lines(artifact: Any) -> list[str]:
+    summary = artifact.content
+    resumed = f", resumed from {summary['resumed_from']}" if summary.get("resumed_from") else ""
+    return [
+        f"{summary['method']} from {summary['start_method']}: {summary['global_step']} steps, "
+        f"{summary['examples']} pairs, loss over the run {summary['train_loss']:.4f}, "
+        f"{summary['wall_seconds']:.1f} s{resumed}"
+    ]
+
+
 def _report_lines(artifact: Any) -> list[str]:
     return [f"report: {artifact.content.html} (and report.md beside it)"]
 
@@ -264,6 +289,8 @@ STAGE_LINES = {
     "prepare": _prepare_lines,
     "reference": _reference_lines,
     "train": _train_lines,
+    "pairs": _pairs_lines,
+    "preference": _preference_lines,
     "generate": _generate_lines,
     "evaluate": _evaluate_lines,
     "report": _report_lines,

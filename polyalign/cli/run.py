@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -13,12 +14,15 @@ from polyalign.cli.console import (
     console,
     print_buckets,
     print_headline,
+    print_preference_summary,
     print_reference,
     print_results,
     print_summary,
     print_training_summary,
     quiet_third_party,
 )
+from polyalign.config import RunConfig
+from polyalign.train.config import PREFERENCE_METHODS
 
 
 @user_errors
@@ -40,8 +44,16 @@ def run(
             "--verbose", "-v", help="Print everything: trainer logs per bucket and every full table."
         ),
     ] = False,
+    methods: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated methods to compare, the first the baseline: sft, bucket_sft, dpo, "
+            "dpo_anchor, hdpo."
+        ),
+    ] = "sft,bucket_sft",
 ) -> None:
-    """The whole pipeline: prepare → references → SFT and Bucket-SFT → generate → evaluate → report.
+    """The whole pipeline: prepare → references → the methods' training (SFT, Bucket-SFT; pairs and
+    DPO, DPO + anchor, HDPO) → generate → evaluate → report.
 
     Without --config it runs the offline default: the synthetic fixture corpus and a tiny model built
     offline, sized for a few minutes on a CPU (a demonstration of the machinery, not of the method).
@@ -54,22 +66,32 @@ def run(
             f"[bold]Offline default ({OFFLINE_DEFAULT}): the built-in synthetic bilingual fixture corpus "
             "and a tiny model built offline; its numbers demonstrate the pipeline, not the method.[/]"
         )
-    methods = ("sft", "bucket_sft")
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    cfg = load_config(config or OFFLINE_DEFAULT)
     if not verbose:
         quiet_third_party()
-    stages = StageConsole(total=2 + 3 * len(methods) + 1)
+    stages = StageConsole(total=stage_count(cfg, chosen))
     result = full_run(
-        load_config(config or OFFLINE_DEFAULT), methods, root=artifact_root(), force=force, resume=resume,
-        verbose=verbose, reporter=stages,
-    )  # fmt: skip
+        cfg, chosen, root=artifact_root(), force=force, resume=resume, verbose=verbose, reporter=stages
+    )
     if verbose:
         print_summary(result.prepared.manifest)
         print_buckets(result.prepared.content.report)
         print_reference(result.reference)
-        for model in result.models.values():
-            print_training_summary(model.content)
+        for method, model in result.models.items():
+            printer = print_preference_summary if method in PREFERENCE_METHODS else print_training_summary
+            printer(model.content)
         for evaluation in result.evaluations.values():
             print_results(evaluation.content)
     if stages.reused == stages.total:
         console.print(f"every stage reused ({stages.total} of {stages.total}); --force rebuilds them")
     print_headline(result.evaluations, result.report)
+
+
+def stage_count(config: RunConfig, methods: tuple[str, ...]) -> int:
+    """Stages a run reports: prepare, reference, each SFT model once (start policies included), pairs and
+    preference training per preference method, generate and evaluate per method, the report."""
+    preference = [m for m in methods if m in PREFERENCE_METHODS]
+    starts = {dataclasses.replace(config.preference, method=m).start_method for m in preference}
+    sft = {m for m in methods if m not in PREFERENCE_METHODS} | starts
+    return 2 + len(sft) + 2 * len(preference) + 2 * len(methods) + 1
