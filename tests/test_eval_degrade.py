@@ -26,7 +26,7 @@ def test_plain_template_phrases_are_in_no_feature_list(language: str) -> None:
     """Only the template's shape (lines, bullets, length) may give it away, never a phrase list."""
     lists = features._EN_LISTS if language == "en" else features._ZH_LISTS
     for phrase in PLAIN_PHRASES[language]:
-        words = set(features._words(phrase, language))
+        words = set(features.tokenize(phrase, language))
         assert words and not words & set().union(*lists.values()), phrase
         assert features._FORMULAE[language].search(phrase) is None, phrase
         assert all(extract_one(phrase, language)[name] == 0 for name in MARKERS), phrase
