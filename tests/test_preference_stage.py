@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from train_helpers import unequal_records
 from typer.testing import CliRunner
@@ -99,3 +101,25 @@ def test_dpo_starts_from_plain_sft_with_unit_weights_through_the_cli(
     assert summary["coefficients"] == {"lambda_sup": 0.0, "gamma": 0.0, "lambda_online": 0.0}
     refused = CliRunner().invoke(app, ["train", "pref", "-c", str(path), "--method", "ppo"])
     assert refused.exit_code == 2 and "preference.method must be one of" in refused.output
+
+
+@pytest.mark.slow
+def test_an_interrupted_hdpo_run_resumes_to_the_same_model(records: Path, tmp_path: Path) -> None:
+    """Online term on (steps 0 and 2): its baselines travel in the checkpoint, so a run cut after step 2
+    and resumed ends with the weights of an uninterrupted one."""
+    from safetensors.torch import load_file
+
+    whole = preference_run(_config(records), root=tmp_path, out=tmp_path / "whole").model
+    cut = tmp_path / "cut"
+    preference_run(_config(records), root=tmp_path, out=cut)
+    state = json.loads((cut / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["stateful_callbacks"]["OnlineBaselines"]["args"]["values"]  # baselines after step 0
+    for name in ("manifest.json", "model.safetensors"):  # as if killed during step 3
+        (cut / name).unlink()
+    shutil.rmtree(cut / "checkpoints" / "checkpoint-4")
+    resumed = preference_run(_config(records), root=tmp_path, out=cut, resume=True).model
+    assert resumed.content["resumed_from"] == "checkpoint-2" and resumed.content["global_step"] == 4
+    expected, got = load_file(whole.folder / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert expected.keys() == got.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(got[name], tensor, rtol=0, atol=0, msg=name)

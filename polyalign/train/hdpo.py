@@ -23,7 +23,7 @@ The online term (λ_on > 0), every `online_interval` optimiser steps, on the ste
 sample `online_batch_size` responses from the current policy (no gradient, eval mode, seeded by (seed,
 step, process)) for the micro-batch's prompts taken in turn, score them with the injected
 `online_scorer(texts, bucket_keys) -> d`, and add the REINFORCE term with a per-bucket moving baseline.
-The baselines are per process and not checkpointed.
+The baselines are per process; they are saved in checkpoints and restored on resume (`OnlineBaselines`).
 
 Reads the pairs datasets and, with `ref_cache_dir`, the reference cache; writes only that cache.
 """
@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from accelerate.utils import broadcast_object_list, is_peft_model
 from torch.utils.data import DataLoader
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 from trl import DPOConfig, DPOTrainer
 
 from polyalign.train import losses, ref_cache
@@ -101,6 +103,10 @@ class HDPOConfig(DPOConfig):
     weight_column: str = field(default="weight", metadata={"help": "Column of each pair's weight w_i."})
     d_chosen_column: str = field(default="d_chosen", metadata={"help": "Column of d(y_c, b)."})
     d_rejected_column: str = field(default="d_rejected", metadata={"help": "Column of d(y_r, b)."})
+    restore_callback_states_from_checkpoint: bool = field(
+        default=True,
+        metadata={"help": "TRL: False. True resumes the online term's per-bucket baselines with the run."},
+    )
     ref_cache_dir: str | None = field(
         default=None,
         metadata={
@@ -236,12 +242,18 @@ class HDPOTrainer(DPOTrainer):
         bucket_ids = {b: i for i, b in enumerate(self.bucket_names[:-1])}
         self.data_collator = PairCollator(self.data_collator, bucket_ids, self._pair_columns)
         self.online_scorer = online_scorer
-        self.online_baselines: dict[str, float] = {}
+        self.add_callback(OnlineBaselines())
         self._online_step = -1  # the optimiser step whose online term was added
         self._windows = {
             mode: BucketWindow(len(self.bucket_names), WINDOW_FIELDS, len(ONLINE_SUMS))
             for mode in ("train", "eval")
         }
+
+    @property
+    def online_baselines(self) -> dict[str, float]:
+        """bucket → moving baseline of the online term (restored from a checkpoint on resume)."""
+        (holder,) = [c for c in self.callback_handler.callbacks if isinstance(c, OnlineBaselines)]
+        return holder.values
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()
@@ -479,6 +491,17 @@ class HDPOTrainer(DPOTrainer):
             metrics["hdpo/online"] = [term / samples]
             metrics["online/distance"] = [distance / samples]
         super().log(logs, start_time)
+
+
+class OnlineBaselines(TrainerCallback, ExportableState):
+    """Holds the online term's per-bucket baselines; saved in every checkpoint's trainer state and restored
+    on resume (the trainer's public mechanism for stateful callbacks), so a resumed run continues them."""
+
+    def __init__(self, values: dict[str, float] | None = None) -> None:
+        self.values = dict(values or {})
+
+    def state(self) -> dict[str, Any]:
+        return {"args": {"values": dict(self.values)}, "attributes": {}}
 
 
 def _check_pairs(dataset: Any, columns: tuple[str, str, str, str]) -> list[str]:
