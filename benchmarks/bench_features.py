@@ -24,6 +24,7 @@ from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.features import extract
 from polyalign.reference.reference import build_reference
 from polyalign.reference.support import SupportScorer
+from polyalign.reference.terms import TERMS
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
         for name, terms in (
             ("bands only", {"bands": 1.0}),
             ("default", default),
-            ("all terms", {"bands": 1.0, "neighbours": 1.0, "style": 1.0}),
+            ("all terms", dict.fromkeys(TERMS, 1.0)),
         )
     }
     records = [r for split in data.content.splits.values() for r in split]
