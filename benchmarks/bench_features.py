@@ -54,7 +54,7 @@ def main() -> None:
         mean_chars = sum(map(len, texts)) / len(texts)
         print(f"{language}: {len(texts)} {origin} responses, mean {mean_chars:.0f} chars, one core")
         for name, seconds in _best_times(scorers, texts, buckets, language, args.repeat).items():
-            print(f"  {name:62s} {len(texts) / seconds:8,.0f} responses/s")
+            print(f"  {name:80s} {len(texts) / seconds:8,.0f} responses/s")
 
 
 def _best_times(
