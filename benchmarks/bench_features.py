@@ -24,6 +24,7 @@ from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.features import extract
 from polyalign.reference.reference import build_reference
 from polyalign.reference.support import SupportScorer
+from polyalign.reference.terms import TERMS
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
         for name, terms in (
             ("bands only", {"bands": 1.0}),
             ("default", default),
-            ("all terms", {"bands": 1.0, "neighbours": 1.0, "style": 1.0}),
+            ("all terms", dict.fromkeys(TERMS, 1.0)),
         )
     }
     records = [r for split in data.content.splits.values() for r in split]
@@ -53,7 +54,7 @@ def main() -> None:
         mean_chars = sum(map(len, texts)) / len(texts)
         print(f"{language}: {len(texts)} {origin} responses, mean {mean_chars:.0f} chars, one core")
         for name, seconds in _best_times(scorers, texts, buckets, language, args.repeat).items():
-            print(f"  {name:62s} {len(texts) / seconds:8,.0f} responses/s")
+            print(f"  {name:80s} {len(texts) / seconds:8,.0f} responses/s")
 
 
 def _best_times(

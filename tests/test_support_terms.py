@@ -1,4 +1,5 @@
-"""The neighbour and style terms of d(y, b) (reference/neighbours.py, style.py, terms.py) and their mixing."""
+"""The length, neighbour and style terms of d(y, b) (reference/support.py, neighbours.py, style.py, terms.py)
+and their mixing."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import pytest
 from polyalign.artifacts import Artifact
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
+from polyalign.data.records import Message, Record
 from polyalign.errors import ConfigError, PolyAlignError
-from polyalign.evaluate.degrade import plain_template
+from polyalign.evaluate.degrade import halve, plain_template
 from polyalign.evaluate.stats import rank_auc
 from polyalign.reference.config import ReferenceConfig
 from polyalign.reference.neighbours import NeighbourIndex
 from polyalign.reference.reference import HumanReference, build_reference
 from polyalign.reference.style import StyleProfile
 from polyalign.reference.support import SupportScorer
-from polyalign.reference.terms import UpperBand
+from polyalign.reference.terms import LengthBand, UpperBand
 
 BAND = (0.1, 0.9)
 
@@ -36,6 +38,50 @@ def test_upper_band_by_hand() -> None:
     assert (band.high, band.scale) == (9.0, 8.0)
     np.testing.assert_allclose(band.excess(np.array([9.0, 13.0, 100.0, 5.0]), clip=5.0), [0, 0.5, 5, 0])
     assert UpperBand.fit(np.zeros(5), BAND, floor=0.05).scale == 0.05  # constant humans: the floor
+
+
+def test_length_band_by_hand() -> None:
+    """Band [20, 80] units, quartiles 30 and 60, bin (40, 120]: low = log 20 (the band reaches below the
+    bin), high = log 120 (the bin reaches above the band), s = max(log 4, log 2, log 2) = log 4.
+    Open bins: (0, 40] has no lower end (a length under 1 counts as 1, log 1 = 0), (240, inf) no upper one.
+    A narrow band (100-110) takes the floor: s = log 2. A whole cell (no bin) keeps the band alone."""
+    band = LengthBand.fit([20.0, 80.0, 30.0, 60.0], (40.0, 120.0))
+    np.testing.assert_allclose([band.low, band.high, band.scale], np.log([20.0, 120.0, 4.0]))
+    short = LengthBand.fit([5.0, 30.0, 8.0, 20.0], (0.0, 40.0))
+    assert short.low == 0.0 and short.high == pytest.approx(np.log(40.0))
+    assert LengthBand.fit([300.0, 900.0, 400.0, 600.0], (240.0, np.inf)).high == np.inf
+    narrow = LengthBand.fit([100.0, 110.0, 102.0, 108.0], None)
+    np.testing.assert_allclose([narrow.low, narrow.high, narrow.scale], np.log([100.0, 110.0, 2.0]))
+
+
+def long_answer(sentences: int, seed: int) -> str:
+    """`sentences` sentences of 8 words and a full stop (9 length units each), word order rotated per seed."""
+    words = ["river", "stone", "garden", "window", "letter", "market", "summer", "bridge"]
+    lines = [words[(seed + k) % 8 :] + words[: (seed + k) % 8] for k in range(sentences)]
+    return " ".join(" ".join(line).capitalize() + "." for line in lines)
+
+
+def test_length_term_sees_a_halved_long_answer() -> None:
+    """A `long` bucket (paper bin (120, 240]) of 26 answers, 14..26 sentences twice each: 126, 126, 135, ...,
+    234 units. q10 (position 2.5) = 135, q90 (22.5) = 225, q25 (6.25) = 153, q75 (18.75) = 207, so the band
+    is the bin, [log 120, log 240], and s = max(log 225/135, log 207/153, log 2) = log 2: the term is
+    log2 of the factor past the bin. Human of 20 sentences (180 units): 0. Its first half (90 units):
+    log2(120/90) = log2(4/3). 40 sentences (360): log2(1.5). 30 units: log2(4) = 2. Empty: log2(120) → 5."""
+    bucket = "en|single|longform_qa|long"
+    train = [
+        Record(f"r{i}", "s", "en", "single", "longform_qa", (Message("user", "Explain."), Message("assistant",
+               long_answer(14 + i // 2, i))), split="train", length_bin="long", bucket=bucket)
+        for i in range(26)
+    ]  # fmt: skip
+    scorer = SupportScorer(build_reference(train, ReferenceConfig()))
+    human = long_answer(20, 99)
+    texts = [human, halve(human), long_answer(40, 99), "stone " * 29 + ".", ""]
+    terms = scorer.terms(texts, [bucket] * len(texts))
+    np.testing.assert_allclose(terms["length"], [0.0, np.log2(4 / 3), np.log2(1.5), 2.0, 5.0], atol=1e-12)
+    assert terms["bands"][1] < terms["length"][1]  # length is 1 of the bands' features, in raw units
+    d = scorer.score(texts[:2], [bucket] * 2)
+    assert d[1] > d[0], d
+    assert set(terms) == {"bands", "length", "neighbours"}  # the default terms
 
 
 def test_neighbour_index_by_hand() -> None:
@@ -67,11 +113,11 @@ def test_config_checks_the_terms() -> None:
     for terms in ({"bands": 1.0, "critic": 1.0}, {"bands": -1.0}, {"bands": 0.0}):
         with pytest.raises(ConfigError, match="support_terms"):
             ReferenceConfig(support_terms=terms)
-    assert not ReferenceConfig(support_terms={"bands": 1.0, "style": 0.0}).needs_texts
+    assert not ReferenceConfig(support_terms={"bands": 1.0, "length": 1.0, "style": 0.0}).needs_texts
 
 
 def test_d_is_the_weighted_mean_of_bounded_terms(fixture_data: Artifact[PreparedData]) -> None:
-    config = ReferenceConfig(support_terms={"bands": 1.0, "neighbours": 2.0, "style": 1.0})
+    config = ReferenceConfig(support_terms={"bands": 1.0, "length": 1.0, "neighbours": 2.0, "style": 1.0})
     scorer = SupportScorer(build_reference(fixture_data.content.splits["train"], config))
     test = fixture_data.content.splits["test"][:40]
     odd = ["", "?", "zzz " * 500, "Ω" * 300, test[0].response * 20]  # empty, punctuation, garbage, repeats
@@ -79,11 +125,15 @@ def test_d_is_the_weighted_mean_of_bounded_terms(fixture_data: Artifact[Prepared
     buckets = [str(r.bucket) for r in test] + [str(test[0].bucket)] * len(odd)
     terms = scorer.terms(texts, buckets)
     d = scorer.score(texts, buckets)
-    np.testing.assert_allclose(d, (terms["bands"] + 2 * terms["neighbours"] + terms["style"]) / 4)
+    np.testing.assert_allclose(
+        d, (terms["bands"] + terms["length"] + 2 * terms["neighbours"] + terms["style"]) / 5
+    )
     for values in (*terms.values(), d):
         assert np.all(np.isfinite(values)) and values.min() >= 0 and values.max() <= config.clip
     assert terms["neighbours"][-3] > 0 and terms["style"][-3] > 0  # garbage is far from every human
     assert np.median(terms["neighbours"][: len(test)]) == 0  # a typical human scores 0 on the term
+    assert not terms["length"][: len(test)].any()  # a human answer lies in its bucket's length bin
+    assert terms["length"][-5] == config.clip and terms["length"][-3] > 0  # empty; 500 words in a test bucket
 
 
 @pytest.mark.slow

@@ -333,8 +333,8 @@ METRICS = _registry(
         naturalness.support_distance,
         floor="the bucket's held-out human test responses' own d",
         blind_to=(
-            "collapse onto part of the support (an answer inside the band scores 0, METHOD §3); meaning; "
-            "anything the reference features do not measure"
+            "collapse onto part of the support (an answer inside the band scores 0, METHOD §3); a length "
+            "change within the bucket's length bin; meaning; anything the reference features do not measure"
         ),
         ideal=0.0,
     ),

@@ -22,9 +22,12 @@ class ReferenceConfig:
     embedding_sample: int = 256  # responses per reference bucket whose embeddings are kept
     seed: int = 0  # for the embedding sample and the support sample
     # term -> weight in d = Σ_t w_t·term_t / Σ_t w_t (each term in [0, clip]); {bands: 1} is METHOD.md §3's d.
-    # Default by measurement (benchmarks/support_terms.py): neighbours lift cross-cell and truncation
-    # detection at a lower human floor; style adds little on the dev corpus, so it is opt-in.
-    support_terms: dict[str, float] = field(default_factory=lambda: {"bands": 1.0, "neighbours": 1.0})
+    # Default by measurement (benchmarks/metric_validity.py --support-terms ...): neighbours lift cross-cell
+    # and truncation detection at a lower human floor; length (0 for every human inside its bucket's length
+    # bin, so no AUC can drop) sees halving; style adds little on the dev corpus, so it is opt-in.
+    support_terms: dict[str, float] = field(
+        default_factory=lambda: {"bands": 1.0, "length": 1.0, "neighbours": 1.0}
+    )
     support_sample: int = 256  # reference responses per key kept for the neighbour and style terms
     neighbours_k: int = 5  # nearest human responses averaged by the neighbour term
     style_window: int = 8  # words at each edge (opening, closing) read by the style term
@@ -47,5 +50,5 @@ class ReferenceConfig:
 
     @property
     def needs_texts(self) -> bool:
-        """Whether d reads reference responses (neighbour or style terms), not only the feature bands."""
-        return any(w > 0 for t, w in self.support_terms.items() if t != "bands")
+        """Whether d reads reference responses (neighbour or style terms), not only their statistics."""
+        return any(w > 0 for t, w in self.support_terms.items() if t in ("neighbours", "style"))

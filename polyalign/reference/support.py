@@ -4,12 +4,15 @@
 
 with the band [L_f, H_f] and scale s_f of bucket b's training human responses (see `reference.py`).
 Inside the band it is 0; each feature adds at most c·ω_f / Σω, so no single feature can dominate.
-Per-feature bands cannot see a response that fits every band yet resembles no human response, so d adds
-terms over the reference's own responses (`reference.support_terms`, weights w_t):
+Per-feature bands cannot see a response that fits every band yet resembles no human response (the
+neighbours and style terms read the reference's own responses for that), nor a length-only change (length
+is one feature of many, in raw units), so d mixes terms (`reference.support_terms`, weights w_t):
 
-    d(y, b) = Σ_t w_t · term_t(y, b) / Σ_t w_t    (terms: bands, neighbours.py, style.py)
+    d(y, b) = Σ_t w_t · term_t(y, b) / Σ_t w_t    (terms: bands, length, neighbours.py, style.py)
 
-each in [0, c] and 0 for a typical human response, so d stays in [0, c]; {bands: 1} is exactly §3's d.
+where `length` is the formula above for log length units alone, with the band of terms.LengthBand: 0 inside
+the bucket's length bin, so it charges only a response that left its bucket's length class;
+each term is in [0, c] and 0 for a typical human response, so d stays in [0, c]; {bands: 1} is exactly §3's d.
 It is exact and needs no training, so human and model responses are scored alike.
 """
 
@@ -23,8 +26,9 @@ from polyalign.data.buckets import BucketKey
 from polyalign.errors import PolyAlignError
 from polyalign.reference.features import extract, tokenize
 from polyalign.reference.neighbours import NeighbourIndex
-from polyalign.reference.reference import HumanReference
+from polyalign.reference.reference import HumanReference, ReferenceStats, bin_ranges
 from polyalign.reference.style import StyleProfile
+from polyalign.reference.terms import LengthBand
 
 
 def support_distance(
@@ -61,6 +65,8 @@ class SupportScorer:
                 "which this reference does not hold: rebuild it with this polyalign"
             )
         self._indexes: dict[str, tuple[NeighbourIndex, StyleProfile]] = {}
+        self._length = reference.feature_names.index("length_units")
+        self.length_bands = {key: self._length_band(key, stats) for key, stats in reference.stats.items()}
 
     def score_features(self, x: np.ndarray, buckets: Sequence[str]) -> np.ndarray:
         """The bands term alone, from precomputed features x: (n, F)."""
@@ -71,10 +77,22 @@ class SupportScorer:
         """Each weighted term of d, (n,) each: shows which one moved a response off support."""
         languages = [BucketKey.parse(b).language for b in buckets]
         words: list[list[str]] = []
-        out = {"bands": self.score_features(extract(texts, languages, words=words), buckets)}
+        x = extract(texts, languages, words=words)
+        out = {"bands": self.score_features(x, buckets)}
+        ref_keys = [self.reference.resolve(b) for b in buckets]
+        if "length" in self.term_weights:
+            out["length"] = self.length_term(x[:, self._length], ref_keys)
         if "neighbours" in self.term_weights or "style" in self.term_weights:
-            out |= self._text_terms(words, [self.reference.resolve(b) for b in buckets])
+            out |= self._text_terms(words, ref_keys)
         return {t: out[t] for t in self.term_weights}
+
+    def length_term(self, units: np.ndarray, ref_keys: Sequence[str]) -> np.ndarray:
+        """units: (n,) length units; ref_keys: resolved reference keys. §3's band formula on log length."""
+        unique, rows = np.unique(np.asarray(ref_keys, dtype=str), return_inverse=True)
+        bands = np.array([[b.low, b.high, b.scale] for b in map(self.length_bands.get, unique)])  # (k, 3)
+        low, high, scale = bands.reshape(-1, 3)[rows].T[:, :, None]  # each (n, 1)
+        x = np.log(np.maximum(units, 1.0))[:, None]  # (n, 1)
+        return support_distance(x, low, high, scale, np.ones(1), self.reference.config.clip)
 
     def score(self, texts: Sequence[str], buckets: Sequence[str]) -> np.ndarray:
         """d(y, b) for each text and its bucket key `language|track|family|length_bin`."""
@@ -97,6 +115,13 @@ class SupportScorer:
             if "style" in self.term_weights:
                 out["style"][idx] = style.band.excess(style.novelty(docs), clip)
         return out
+
+    def _length_band(self, key: str, stats: ReferenceStats) -> LengthBand:
+        j, bucket = self._length, BucketKey.parse(key)
+        quantiles = (stats.low[j], stats.high[j], stats.quantiles["q25"][j], stats.quantiles["q75"][j])
+        if bucket.length_bin is None:
+            return LengthBand.fit(quantiles, None)
+        return LengthBand.fit(quantiles, bin_ranges(self.reference.edges[bucket.language])[bucket.length_bin])
 
     def _index(self, key: str) -> tuple[NeighbourIndex, StyleProfile]:
         if key not in self._indexes:
