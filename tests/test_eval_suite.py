@@ -290,21 +290,25 @@ def test_human_split_answers_each_half_with_its_own_responses(fixture_data):
 
 
 def test_backed_off_buckets_are_marked_and_the_macro_counts_them(fixture_data):
-    """Every bucket whose reference resolves to another key (its cell) carries `backed_off_to`; the macro
-    says how many of its buckets are backed off and leaves out buckets below macro_min_rows."""
+    """Every bucket whose reference borrowed length-near answers carries `borrowed` (its own count and the
+    borrowed length range); the macro says how many of its buckets borrowed and leaves out buckets below
+    macro_min_rows."""
     prepared, reference = fixture_data
     test = prepared.splits["test"]
     data, _ = build_eval_data(test, human_generations(test), reference, EDGES)
     result = compute_metrics(data, fast_config(macro_min_rows=4), [get_metric("hcr_all")]).results
     entry = result["metrics"]["hcr_all"]
-    backed = {b: reference.resolve(b) for b in entry["buckets"] if reference.resolve(b) != b}
-    assert backed and {b: r.get("backed_off_to") for b, r in entry["buckets"].items()} == {
+    stats = {b: reference.stats[reference.resolve(b)] for b in entry["buckets"]}
+    backed = {
+        b: {"own": s.own, "lengths": s.borrowed_range} for b, s in stats.items() if s.level == "borrowed"
+    }
+    assert backed and {b: r.get("borrowed") for b, r in entry["buckets"].items()} == {
         b: backed.get(b) for b in entry["buckets"]
     }
     counted = [b for b, r in entry["buckets"].items() if r["n"] >= 4]
     macro = entry["macro"]
     assert (macro["n_buckets"], macro["min_rows"]) == (len(counted), 4)
-    assert macro["backed_off"] == sum(b in backed for b in counted)
+    assert macro["borrowed"] == sum(b in backed for b in counted)
     assert macro["left_out"] == len(entry["buckets"]) - len(counted)
     assert macro["weighted"]["n"] == len(test)
     assert get_metric("auc").macro_rows(fast_config(macro_min_rows=2)) == 10

@@ -104,7 +104,7 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
     for metric in registry.METRICS.values():  # the glossary line of every metric, from its registry entry
         assert metric.blind_to in markdown and html.escape(metric.blind_to) in page, metric.name
         assert metric.floor in markdown and html.escape(metric.floor) in page, metric.name
-    assert "## Metric glossary" in markdown and "reference backed off to" in markdown
+    assert "## Metric glossary" in markdown and "borrowed: own" in markdown
     assert "record-weighted mean" in markdown and "; w " in markdown
     assert (
         "## Paired differences" in markdown
@@ -170,7 +170,7 @@ def test_report_survives_damaged_results_and_refuses_non_results(runs, tmp_path)
     paths = report_stage([runs[0], damaged], root=tmp_path, out=tmp_path / "out").content
     page, markdown = paths.html.read_text(encoding="utf-8"), paths.markdown.read_text(encoding="utf-8")
     assert "could not be drawn" not in page
-    bng = _markdown_rows(markdown, "bng ")  # bucket | backed off to | n | gold | templated | human
+    bng = _markdown_rows(markdown, "bng ")  # bucket | reference | n | gold | templated | human
     assert len(bng) > 5 and all(row[4] == "n/a" for row in bng) and all(row[3] != "n/a" for row in bng)
     token_f1 = _markdown_rows(markdown, "token_f1 ")
     assert token_f1 and all(row[4] != "n/a" for row in token_f1)  # its other metrics are untouched

@@ -158,13 +158,14 @@ def test_deterministic_and_round_trips(fixture_data: Artifact[PreparedData], tmp
 
 
 def test_style_term_sees_the_phrase_free_wrapper(fixture_data: Artifact[PreparedData]) -> None:
-    """On the fixture the bands barely notice the neutral wrapper; the learned style term does."""
+    """The template's opening and closing lines are in no phrase list; the style term, learned from the
+    bucket's own human responses, still tells the wrapped answers from the human ones."""
     train, test = fixture_data.content.splits["train"], fixture_data.content.splits["test"]
     buckets = [str(r.bucket) for r in test]
     wrapped = [plain_template(r.response, str(r.language)) for r in test]
-    auc = {}
-    for name, terms in (("bands", {"bands": 1.0}), ("style", {"bands": 1.0, "style": 1.0})):
-        scorer = SupportScorer(build_reference(train, ReferenceConfig(support_terms=terms)))
-        human, degraded = scorer.score([r.response for r in test], buckets), scorer.score(wrapped, buckets)
-        auc[name] = float(rank_auc(human[None], degraded[None])[0])
-    assert auc["bands"] < 0.7 and auc["style"] > 0.9, auc
+    scorer = SupportScorer(
+        build_reference(train, ReferenceConfig(support_terms={"bands": 1.0, "style": 1.0}))
+    )
+    human = scorer.terms([r.response for r in test], buckets)["style"]
+    degraded = scorer.terms(wrapped, buckets)["style"]
+    assert float(rank_auc(human[None], degraded[None])[0]) > 0.9

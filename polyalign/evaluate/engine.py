@@ -3,8 +3,9 @@
 Every registered metric is computed per bucket (context cell + the human reference's length bin) with a
 bootstrap interval over records, macro-averaged over the buckets with at least `macro_min_rows` records
 beside the record-weighted mean over all of them, and, where meaningful, beside the same statistic of the
-human side (the held-out human floor). A bucket whose reference backed off to its cell is marked. Utility
-needs the gold answer to each prompt, so it is n/a for the human split, whose human side answers others.
+human side (the held-out human floor). A bucket whose reference borrowed its cell's length-nearest
+responses is marked. Utility needs the gold answer to each prompt, so it is n/a for the human split,
+whose human side answers others.
 MAUVE is global and per context cell (C-MAUVE, >= 50 rows per side) with the human re-split noise band. A
 bucket with too few rows, or whose value is undefined, is `n/a` with the reason its registry entry gives; a
 metric that raises is a `MetricError` naming the metric and the bucket. `aggregate` is the one per-bucket
@@ -236,12 +237,12 @@ def _bucket_entries(
         na_reason=partial(_nan_reason, metric, data),
     )
     for bucket, row in entry["buckets"].items():
-        resolved = data.reference.resolve(bucket)
-        if resolved != bucket:  # backed off: judged against its parent cell's reference
-            row["backed_off_to"] = resolved
+        stats = data.reference.stats[data.reference.resolve(bucket)]
+        if stats.level == "borrowed":  # too few own training responses: judged against length-near ones
+            row["borrowed"] = {"own": stats.own, "lengths": stats.borrowed_range}
     macro = entry["macro"]
     counted = [r for r in entry["buckets"].values() if r["value"] is not None and r["n"] >= macro["min_rows"]]
-    macro["backed_off"] = sum("backed_off_to" in r for r in counted)
+    macro["borrowed"] = sum("borrowed" in r for r in counted)
     return stored
 
 

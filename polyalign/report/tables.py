@@ -275,11 +275,18 @@ def bucket_table(runs: Sequence[Run], metric: Metric) -> Table:
         humans = (
             fmt_ci(e, "human", "human_low", "human_high") for e in entries if e.get("human") is not None
         )
-        backed = next((e["backed_off_to"] for e in entries if e.get("backed_off_to")), "")
-        rows.append([bucket, backed, n, *[fmt_ci(e) for e in entries], next(humans, "")])
+        borrowed = next((e["borrowed"] for e in entries if e.get("borrowed")), None)
+        reference = "own" if borrowed is None else borrowed_text(borrowed)
+        rows.append([bucket, reference, n, *[fmt_ci(e) for e in entries], next(humans, "")])
     caption = f"{metric.name} {ARROWS[metric.direction]}: {metric.description}"
-    head = ["bucket", "reference backed off to", "n", *[r.name for r in runs], "human"]
+    head = ["bucket", "reference", "n", *[r.name for r in runs], "human"]
     return Table(head, rows, labels=2, keys=(0, 1), caption=caption)
+
+
+def borrowed_text(borrowed: dict[str, Any]) -> str:
+    """`borrowed: own 5, lengths 66-206`: a sparse bucket's reference, from its cell's length-near answers."""
+    low, high = borrowed["lengths"]
+    return f"borrowed: own {borrowed['own']}, lengths {low}-{high}"
 
 
 def glossary_table(metrics: Sequence[Metric]) -> Table:
