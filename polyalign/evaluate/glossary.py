@@ -34,7 +34,14 @@ def direction(metric: Metric) -> str:
 def rows(metrics: Iterable[Metric] | None = None) -> list[list[str]]:
     """One row per metric (every registered one by default), in registry order."""
     chosen = METRICS.values() if metrics is None else metrics
-    return [[m.name, m.description, direction(m), m.floor, m.blind_to] for m in chosen]
+    return [[m.name, m.description, direction(m), m.floor, blind_text(m)] for m in chosen]
+
+
+def blind_text(metric: Metric) -> str:
+    """What it does not see, and the degradations that says it cannot see by construction."""
+    if not metric.blind_degradations:
+        return metric.blind_to
+    return f"{metric.blind_to} (degradations: {', '.join(metric.blind_degradations)})"
 
 
 def markdown() -> str:

@@ -55,6 +55,21 @@ RUBRIC = {
 }
 
 
+# Degradations a metric cannot see by construction (`evaluate.degrade` names): every one but the cross-
+# language shuffle keeps the language; set diversity does not change when real answers move between cells,
+# and it rises when answers are cut (fewer tokens share fewer n-grams).
+SAME_LANGUAGE = (
+    "truncated",
+    "first_sentence",
+    "templated",
+    "plain_templated",
+    "swapped",
+    "repeated",
+    "halved",
+)
+DIVERSITY_BLIND = ("truncated", "first_sentence", "halved", "swapped")
+
+
 @dataclass(frozen=True)
 class Metric:
     """One metric. `fn` takes the data (`item`), the data and (B, n) row sets (`set`), or the data and the
@@ -77,6 +92,9 @@ class Metric:
     needs_gold: bool = False  # compares each response with the human answer to its own prompt (utility)
     floor: str = ""  # glossary: the human value to read it against (`description` says what it measures)
     blind_to: str = ""  # glossary: the failures it is known not to see
+    # glossary: the degradations (`evaluate.degrade`) it cannot see by construction, and why in `blind_to`;
+    # benchmarks/metric_validity.py does not count them against it
+    blind_degradations: tuple[str, ...] = ()
 
     def better(self, a: float, b: float, human: float | None = None) -> bool:
         """Is value `a` better than `b` under this metric's direction?"""
@@ -320,8 +338,9 @@ METRICS = _registry(
         floor="the bucket's human test responses' own share",
         blind_to=(
             "which language of a shared script, where the detector abstains on a short answer (English vs "
-            "French); correctness"
+            "French); correctness; any change that keeps the language"
         ),
+        blind_degradations=SAME_LANGUAGE,
         ideal=1.0,
     ),
     Metric(
@@ -365,9 +384,10 @@ METRICS = _registry(
         distribution.distinct_1,
         floor="the bucket's human value",
         blind_to=(
-            "the same meaning in other words; it falls as a set's token count grows, so a longer run looks "
-            "less diverse"
+            "the same meaning in other words; it rises as a set's token count falls, so cut answers look "
+            "diverse; real answers from another cell are as diverse as people"
         ),
+        blind_degradations=DIVERSITY_BLIND,
         nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
     ),
@@ -380,9 +400,10 @@ METRICS = _registry(
         distribution.distinct_2,
         floor="the bucket's human value",
         blind_to=(
-            "the same meaning in other words; it falls as a set's token count grows, so a longer run looks "
-            "less diverse"
+            "the same meaning in other words; it rises as a set's token count falls, so cut answers look "
+            "diverse; real answers from another cell are as diverse as people"
         ),
+        blind_degradations=DIVERSITY_BLIND,
         nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
     ),
@@ -394,7 +415,11 @@ METRICS = _registry(
         "BLEU-4 of each response against the others of its bucket (lower = more diverse)",
         distribution.self_bleu,
         floor="the bucket's human value",
-        blind_to="answers alike in meaning but not in wording; repetition inside one answer",
+        blind_to=(
+            "answers alike in meaning but not in wording; repetition inside one answer; fewer shared n-grams "
+            "in cut answers; real answers from another cell are as diverse as people"
+        ),
+        blind_degradations=(*DIVERSITY_BLIND, "repeated"),
         min_rows=2,
     ),
 )
