@@ -7,10 +7,17 @@ process; nothing is downloaded or read from the development corpus.
 from __future__ import annotations
 
 import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from polyalign.data.config import PrepareConfig, SourceConfig
 from polyalign.data.prepare import prepare_stage
@@ -116,3 +123,19 @@ def pairs_dataset(n: int = 24) -> Any:
 def hdpo_args(output_dir: Path, **overrides: Any) -> dict[str, Any]:
     """`sft_args` for HDPOConfig / DPOConfig (whose learning rate default is 1e-6)."""
     return sft_args(output_dir, **{"lambda_online": 0.0, **overrides})
+
+
+def single_and_two_processes(worker: Path, run_single: Any, tmp: Path) -> tuple[dict, dict]:
+    """Runs a training worker in this process (1 process × batch 4) and under torchrun with 2 processes (gloo,
+    batch 2 × 1, and batch 1 × accumulation 2); returns ({"4x1": ...}, {"2x1": ..., "1x2": ...}). Skips
+    without torchrun."""
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    run_single(tmp / "single.json", tmp / "single", ["4x1"])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [torchrun, "--standalone", "--nproc_per_node", "2", str(worker)]
+    command += [str(tmp / "ddp.json"), str(tmp / "ddp"), "2x1", "1x2"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((tmp / "single.json").read_text()), json.loads((tmp / "ddp.json").read_text())

@@ -29,6 +29,7 @@ from polyalign.train.stage import (
     STAGE_DEFAULTS,
     SUMMARY_FILE,
     fit,
+    load_summary,
     peft_config,
     resolve_precision,
     save_model,
@@ -93,16 +94,12 @@ def preference_stage(
         key,
         out or root / STAGE / key,
         lambda folder: _train(pairs, policy, reference, config, folder, root, resume, verbose),
-        _load_summary,
+        load_summary,
         parents={"pairs": pairs.key, "policy": policy.key, "reference": reference_key},
         config=config,
         force=force,
         in_place=True,  # checkpoints must survive a crash to be resumed
     )
-
-
-def _load_summary(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
 
 
 def _train(

@@ -96,7 +96,7 @@ def train_stage(
         key,
         out or root / STAGE / key,
         lambda folder: _train(prepared, config, folder, resume, verbose),
-        _load_summary,
+        load_summary,
         parents={"prepare": prepared.key, "reference": reference_key},
         config=config,
         force=force,
@@ -104,7 +104,8 @@ def train_stage(
     )
 
 
-def _load_summary(folder: Path) -> dict[str, Any]:
+def load_summary(folder: Path) -> dict[str, Any]:
+    """A trained model folder's `training_summary.json` (the content of train and preference artefacts)."""
     return json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
 
 
