@@ -250,3 +250,15 @@ def test_version_and_short_help_on_every_command() -> None:
     for path in every:
         result = runner.invoke(app, [*path, "-h"])
         assert result.exit_code == 0 and "Usage" in result.output, path
+
+
+def test_headline_shows_the_macro_else_the_record_weighted_mean_marked_w() -> None:
+    """A small test set has no bucket with enough records for the macro: the headline shows the
+    record-weighted mean instead, marked, rather than a row of n/a."""
+    from polyalign.cli.console import _macro
+
+    small = {"metrics": {"d": {"macro": {"value": None, "weighted": {"value": 0.5, "human": 0.25}}}}}
+    full = {"metrics": {"d": {"macro": {"value": 0.3, "human": 0.1, "weighted": {"value": 0.5}}}}}
+    assert (_macro(small, "d"), _macro(small, "d", "human")) == ("0.500 w", "0.250 w")
+    assert (_macro(full, "d"), _macro(full, "d", "human")) == ("0.300", "0.100")
+    assert _macro({"metrics": {"d": {"macro": {}}}}, "d") == "n/a"

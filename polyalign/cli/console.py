@@ -253,9 +253,14 @@ def _headline_text(results: dict[str, Any]) -> str:
     return ", ".join(values)
 
 
-def _macro(results: dict[str, Any], metric: str) -> str:
-    value = results["metrics"][metric].get("macro", {}).get("value")
-    return "n/a" if value is None else f"{value:.3f}"
+def _macro(results: dict[str, Any], metric: str, side: str = "value") -> str:
+    """The macro over buckets with enough records; where no bucket has enough (a small test set), the
+    record-weighted mean over every bucket, marked `w`."""
+    macro = results["metrics"][metric].get("macro") or {}
+    if macro.get(side) is not None:
+        return f"{macro[side]:.3f}"
+    weighted = (macro.get("weighted") or {}).get(side)
+    return "n/a" if weighted is None else f"{weighted:.3f} w"
 
 
 def _pairs_lines(artifact: Any) -> list[str]:
@@ -299,19 +304,19 @@ STAGE_LINES = {
 
 def print_headline(evaluations: dict[str, Any], report: Any) -> None:
     """The final screen: a few macro metrics per method, and where the full tables are."""
-    table = Table(title="headline (macro over buckets; every metric, interval and bucket in the report)")
+    table = Table(
+        title="headline (macro over buckets with enough records, else w: the record-weighted mean; every "
+        "metric, interval and bucket in the report)"
+    )
     table.add_column("method", no_wrap=True)
     metrics = [m for m in HEADLINE if any(m in e.content["metrics"] for e in evaluations.values())]
     for metric in metrics:
         table.add_column(metric, justify="right")
-    human = next(iter(evaluations.values())).content["metrics"]
+    first = next(iter(evaluations.values())).content
     for method, evaluation in evaluations.items():
         table.add_row(method, *(_macro(evaluation.content, m) for m in metrics))
-    table.add_row(
-        "[dim]human[/]",
-        *(f"[dim]{h:.3f}[/]" if (h := human.get(m, {}).get("macro", {}).get("human")) is not None else ""
-          for m in metrics),
-    )  # fmt: skip
+    humans = [_macro(first, m, "human") if m in first["metrics"] else "n/a" for m in metrics]
+    table.add_row("[dim]human[/]", *(f"[dim]{h}[/]" if h != "n/a" else "" for h in humans))
     console.print(table)
     console.print(f"comparison report: [bold]{report.content.html}[/] (and report.md beside it)")
 
