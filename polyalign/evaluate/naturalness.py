@@ -30,8 +30,8 @@ def support_distance(data: EvalData) -> dict[str, np.ndarray]:
     """d(y, b) of model responses against each row's reference; the human test responses' d is the floor."""
     scorer = support_scorer(data)
     return {
-        "model": scorer.score(data.model, data.ref_keys),
-        "human": scorer.score(data.human, data.ref_keys),
+        "model": scorer.score(data.model, data.ref_keys, data.model_x),
+        "human": scorer.score(data.human, data.ref_keys, data.human_x),
     }
 
 

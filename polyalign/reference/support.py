@@ -64,25 +64,32 @@ class SupportScorer:
                 f"reference.support_terms {config.support_terms} need the reference's response sample, "
                 "which this reference does not hold: rebuild it with this polyalign"
             )
-        self._indexes: dict[str, tuple[NeighbourIndex, StyleProfile]] = {}
+        self._indexes: dict[str, tuple[NeighbourIndex | None, StyleProfile | None]] = {}
         self._length = reference.feature_names.index("length_units")
         self.length_bands = {key: self._length_band(key, stats) for key, stats in reference.stats.items()}
 
-    def score_features(self, x: np.ndarray, buckets: Sequence[str]) -> np.ndarray:
-        """The bands term alone, from precomputed features x: (n, F)."""
-        low, high, scale = self.reference.band_arrays([self.reference.resolve(b) for b in buckets])
-        return support_distance(x, low, high, scale, self.weights, self.reference.config.clip)
+    def terms(
+        self, texts: Sequence[str], buckets: Sequence[str], features: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Each weighted term of d, (n,) each: shows which one moved a response off support.
 
-    def terms(self, texts: Sequence[str], buckets: Sequence[str]) -> dict[str, np.ndarray]:
-        """Each weighted term of d, (n,) each: shows which one moved a response off support."""
+        `features`: the texts' feature matrix when the caller already extracted it (evaluation does), so
+        it is not extracted twice; the text terms then only tokenize."""
         languages = [BucketKey.parse(b).language for b in buckets]
+        text_terms = "neighbours" in self.term_weights or "style" in self.term_weights
         words: list[list[str]] = []
-        x = extract(texts, languages, words=words)
-        out = {"bands": self.score_features(x, buckets)}
+        if features is None:
+            x = extract(texts, languages, words=words)
+        else:
+            x = features
+            if text_terms:
+                words = [tokenize(t, lang) for t, lang in zip(texts, languages, strict=True)]
         ref_keys = [self.reference.resolve(b) for b in buckets]
+        low, high, scale = self.reference.band_arrays(ref_keys)
+        out = {"bands": support_distance(x, low, high, scale, self.weights, self.reference.config.clip)}
         if "length" in self.term_weights:
             out["length"] = self.length_term(x[:, self._length], ref_keys)
-        if "neighbours" in self.term_weights or "style" in self.term_weights:
+        if text_terms:
             out |= self._text_terms(words, ref_keys)
         return {t: out[t] for t in self.term_weights}
 
@@ -94,9 +101,12 @@ class SupportScorer:
         x = np.log(np.maximum(units, 1.0))[:, None]  # (n, 1)
         return support_distance(x, low, high, scale, np.ones(1), self.reference.config.clip)
 
-    def score(self, texts: Sequence[str], buckets: Sequence[str]) -> np.ndarray:
-        """d(y, b) for each text and its bucket key `language|track|family|length_bin`."""
-        terms = self.terms(texts, buckets)
+    def score(
+        self, texts: Sequence[str], buckets: Sequence[str], features: np.ndarray | None = None
+    ) -> np.ndarray:
+        """d(y, b) for each text and its bucket key `language|track|family|length_bin` (`features`: see
+        `terms`)."""
+        terms = self.terms(texts, buckets, features)
         total = sum(self.term_weights.values())
         return sum(w * terms[t] for t, w in self.term_weights.items()) / total
 
@@ -110,9 +120,9 @@ class SupportScorer:
         for key, idx in rows.items():
             neighbours, style = self._index(key)
             docs = [words[i] for i in idx]
-            if "neighbours" in self.term_weights:
+            if neighbours is not None:
                 out["neighbours"][idx] = neighbours.band.excess(neighbours.distance(docs), clip)
-            if "style" in self.term_weights:
+            if style is not None:
                 out["style"][idx] = style.band.excess(style.novelty(docs), clip)
         return out
 
@@ -123,13 +133,18 @@ class SupportScorer:
             return LengthBand.fit(quantiles, None)
         return LengthBand.fit(quantiles, bin_ranges(self.reference.edges[bucket.language])[bucket.length_bin])
 
-    def _index(self, key: str) -> tuple[NeighbourIndex, StyleProfile]:
+    def _index(self, key: str) -> tuple[NeighbourIndex | None, StyleProfile | None]:
+        """The reference's neighbour index and style profile, each only when its term is on."""
         if key not in self._indexes:
             config, texts = self.reference.config, self.reference.support_texts or {}
             language = BucketKey.parse(key).language
             docs = [tokenize(t, language) for t in texts[key]]
             self._indexes[key] = (
-                NeighbourIndex(docs, config.neighbours_k, config.band),
-                StyleProfile(docs, config.style_window, config.band),
+                NeighbourIndex(docs, config.neighbours_k, config.band)
+                if "neighbours" in self.term_weights
+                else None,
+                StyleProfile(docs, config.style_window, config.band)
+                if "style" in self.term_weights
+                else None,
             )
         return self._indexes[key]
