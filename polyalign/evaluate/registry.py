@@ -68,6 +68,10 @@ SAME_LANGUAGE = (
     "halved",
 )
 DIVERSITY_BLIND = ("truncated", "first_sentence", "halved", "swapped")
+DISTINCT_BLIND_TO = (
+    "the same meaning in other words; it rises as a set's token count falls, so cut answers look diverse; "
+    "real answers from another cell are as diverse as people"
+)
 
 
 @dataclass(frozen=True)
@@ -383,10 +387,7 @@ METRICS = _registry(
         "distinct unigrams / unigrams in the bucket",
         distribution.distinct_1,
         floor="the bucket's human value",
-        blind_to=(
-            "the same meaning in other words; it rises as a set's token count falls, so cut answers look "
-            "diverse; real answers from another cell are as diverse as people"
-        ),
+        blind_to=DISTINCT_BLIND_TO,
         blind_degradations=DIVERSITY_BLIND,
         nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
@@ -399,10 +400,7 @@ METRICS = _registry(
         "distinct bigrams / bigrams in the bucket",
         distribution.distinct_2,
         floor="the bucket's human value",
-        blind_to=(
-            "the same meaning in other words; it rises as a set's token count falls, so cut answers look "
-            "diverse; real answers from another cell are as diverse as people"
-        ),
+        blind_to=DISTINCT_BLIND_TO,
         blind_degradations=DIVERSITY_BLIND,
         nan_reason=_no_ngrams,
         bounds=(0.0, 1.0),
