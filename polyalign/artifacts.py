@@ -192,6 +192,17 @@ class Artifact(Generic[T]):
         return str(self.manifest["key"])
 
 
+def open_artifact(folder: Path, stage: str, load: Callable[[Path], T], hint: str) -> Artifact[T]:
+    """A complete artefact of `stage` read back from a folder a command was given; `hint` says how to get
+    one, in the error for a folder that is none (missing, incomplete, or another stage's)."""
+    manifest = _manifest_if_readable(folder)
+    if manifest is None or manifest.get("stage") != stage:
+        raise InputError(
+            f"{folder} is not a complete {stage} artefact (no {MANIFEST} of stage {stage!r}): {hint}"
+        )
+    return Artifact(folder, manifest, load(folder), reused=True)
+
+
 def run_stage(
     stage: str,
     version: int,

@@ -61,18 +61,14 @@ def pairs_build(
 
     from polyalign.config import artifact_root, config_hash
     from polyalign.data.prepare import load_prepared
-    from polyalign.train.pairs import (
-        PAIRS_FILE,
-        load_policy,
-        load_reference_artifact,
-        pairs_stage,
-        stage_key,
-    )
+    from polyalign.reference.stage import open_reference
+    from polyalign.train.pairs import PAIRS_FILE, pairs_stage, stage_key
+    from polyalign.train.stage import open_train
 
     cfg = load_config(config).pairs
     if critic is not None:
         cfg = dataclasses.replace(cfg, scorer="critic", critic=str(critic))  # re-validated
-    prepared, ref, start = load_prepared(data), load_reference_artifact(reference), load_policy(policy)
+    prepared, ref, start = load_prepared(data), open_reference(reference), open_train(policy)
     print_key("pairs", stage_key(prepared, ref, start, cfg))
     console.print(f"pairs config (hash {config_hash(cfg)[:16]}):")
     console.print_json(json.dumps(dataclasses.asdict(cfg), ensure_ascii=False))

@@ -69,12 +69,8 @@ class PreparedData:
 
 def load_prepared(folder: Path) -> Artifact[PreparedData]:
     """A complete prepare artefact read back from its folder (for commands that are given one)."""
-    if not artifacts.is_complete(folder) or artifacts.read_manifest(folder).get("stage") != STAGE:
-        raise PolyAlignError(
-            f"{folder} is not a complete prepare artefact (no {artifacts.MANIFEST} of stage {STAGE!r}): "
-            "run `polyalign prepare` and pass the folder it prints"
-        )
-    return Artifact(folder, artifacts.read_manifest(folder), PreparedData.load(folder), reused=True)
+    hint = "run `polyalign prepare` and pass the folder it prints"
+    return artifacts.open_artifact(folder, STAGE, PreparedData.load, hint)
 
 
 def prepare_stage(

@@ -87,6 +87,13 @@ def reference_stage(
     )
 
 
+def open_reference(folder: Path) -> ReferenceArtifact:
+    """A complete reference artefact read back from its folder."""
+    return artifacts.open_artifact(
+        folder, STAGE, load_reference, "give the folder `polyalign reference build` wrote"
+    )
+
+
 def load_reference(folder: Path) -> ReferenceContent:
     """The content of a complete reference artefact folder."""
     report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))

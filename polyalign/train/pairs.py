@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 
 STAGE, STAGE_VERSION = "pairs", 1
 PAIRS_FILE, DROPPED_FILE, REPORT_FILE = "pairs.jsonl", "dropped.jsonl", "pair_report.json"
-TRAIN_STAGE = "train"
 DATASET_COLUMNS = ("prompt", "chosen", "rejected", "bucket", "weight", "d_chosen", "d_rejected")
 SCORE_CHUNK = 1024  # responses per scoring call: a progress bar that moves, arrays that stay small
 
@@ -75,29 +74,6 @@ def load_pairs(folder: Path) -> PairSet:
     """The pairs and report of a pairs artefact folder."""
     report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
     return PairSet(list(artifacts.read_jsonl(folder / PAIRS_FILE)), report)
-
-
-def load_policy(folder: Path) -> Artifact[dict[str, Any]]:
-    """A complete train artefact (the start policy) read back from its folder."""
-    if artifacts.stage_of(folder) != TRAIN_STAGE or not artifacts.is_complete(folder):
-        raise InputError(
-            f"{folder} is not a complete train artefact: give the folder `polyalign train sft` printed"
-        )
-    summary = json.loads((folder / "training_summary.json").read_text(encoding="utf-8"))
-    return Artifact(folder, artifacts.read_manifest(folder), summary, reused=True)
-
-
-def load_reference_artifact(folder: Path) -> Artifact[ReferenceContent]:
-    """A complete reference artefact read back from its folder."""
-    from polyalign.reference.stage import STAGE as REFERENCE_STAGE
-    from polyalign.reference.stage import load_reference
-
-    if artifacts.stage_of(folder) != REFERENCE_STAGE or not artifacts.is_complete(folder):
-        raise InputError(
-            f"{folder} is not a complete reference artefact: give the folder `polyalign reference build` "
-            "wrote"
-        )
-    return Artifact(folder, artifacts.read_manifest(folder), load_reference(folder), reused=True)
 
 
 class PairScorer(Protocol):

@@ -104,6 +104,13 @@ def train_stage(
     )
 
 
+def open_train(folder: Path) -> Artifact[dict[str, Any]]:
+    """A complete train artefact (a trained model folder) read back from its folder."""
+    return artifacts.open_artifact(
+        folder, STAGE, load_summary, "give the folder `polyalign train sft` printed"
+    )
+
+
 def load_summary(folder: Path) -> dict[str, Any]:
     """A trained model folder's `training_summary.json` (the content of train and preference artefacts)."""
     return json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
