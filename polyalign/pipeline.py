@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from polyalign import artifacts
 from polyalign.artifacts import Artifact
 from polyalign.config import RunConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
@@ -139,7 +140,11 @@ def preference_run(
 ) -> PreferenceRun:
     """prepare → reference → the start policy (`preference.start_method`) → pairs sampled from it →
     DPO, DPO + anchor or HDPO (`preference.method`, into `out` if given), each stage reused when its
-    artefact is complete."""
+    artefact is complete. A refused `out` is refused before any upstream stage runs."""
+    from polyalign.train.preference import STAGE as PREFERENCE_STAGE
+
+    if out is not None:
+        artifacts.check_replaceable(out, PREFERENCE_STAGE)
     reporter = reporter or _Silent()
     prepared, reference = prepare_and_reference(config, root=root, force=force, reporter=reporter)
     models = Models(config, prepared, reference, root, force, resume, verbose, reporter)

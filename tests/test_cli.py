@@ -213,6 +213,7 @@ def test_every_out_refuses_a_folder_polyalign_did_not_write(tmp_path: Path) -> N
         "reference build": ["reference", "build", str(prepared)],
         "reference critic": ["reference", "critic", str(reference), str(generations)],
         "train sft": ["train", "sft", *offline],
+        "train pref": ["train", "pref", *offline],
         "generate": ["generate", *offline, "--model", "tiny"],
         "evaluate": ["evaluate", *offline, "--human", "gold"],
         "report": ["report", str(evaluated)],
