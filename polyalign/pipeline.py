@@ -19,7 +19,7 @@ from polyalign.config import RunConfig
 from polyalign.data.prepare import PreparedData, prepare_stage
 from polyalign.errors import ConfigError
 from polyalign.reference.stage import ReferenceArtifact, reference_stage
-from polyalign.train.config import METHODS, PREFERENCE_METHODS
+from polyalign.train.config import ALL_METHODS, BASE, PREFERENCE_METHODS
 
 if TYPE_CHECKING:
     from polyalign.generate.config import GenerateConfig
@@ -96,7 +96,7 @@ class Models:
         from polyalign.train.pairs import pairs_stage
         from polyalign.train.preference import preference_stage
 
-        config = dataclasses.replace(self.config.preference, method=method)
+        config = self.config.preference.for_method(method)
         policy = self.sft(config.start_method)
         self.reporter.start("pairs", method)
         pairs = pairs_stage(
@@ -112,10 +112,21 @@ class Models:
         self.trained[method] = model
         return PreferenceRun(self.prepared, self.reference, policy, pairs, model)
 
+    def base(self) -> str:
+        """The untrained start model (a name or folder), generated like every trained method."""
+        from polyalign.train.base import base_stage
+
+        if self.config.train.model != "tiny":
+            return self.config.train.model
+        self.reporter.start("base")
+        built = base_stage(self.prepared, self.config.train, root=self.root, force=self.force)
+        self.reporter.done("base", built)
+        return str(built.folder)
+
     def train_config(self, method: str) -> TrainConfig:
         """The SFT settings a method's model was trained with (a preference method's: its start policy's)."""
         if method in PREFERENCE_METHODS:
-            method = dataclasses.replace(self.config.preference, method=method).start_method
+            method = self.config.preference.for_method(method).start_method
         return dataclasses.replace(self.config.train, method=method)
 
 
@@ -155,7 +166,7 @@ def preference_run(
 class FullRun:
     prepared: Artifact[PreparedData]
     reference: ReferenceArtifact
-    models: dict[str, Artifact[dict[str, Any]]]
+    models: dict[str, Artifact[dict[str, Any]]]  # the trained methods (not `base`)
     generations: dict[str, Artifact[Path]]
     evaluations: dict[str, Artifact[dict[str, Any]]]
     report: Artifact[ReportFiles]
@@ -163,7 +174,7 @@ class FullRun:
 
 def full_run(
     config: RunConfig,
-    methods: tuple[str, ...] = ("sft", "bucket_sft"),
+    methods: tuple[str, ...] = ALL_METHODS,
     *,
     root: Path,
     force: bool = False,
@@ -173,27 +184,32 @@ def full_run(
 ) -> FullRun:
     """Every stage for each method, compared like for like: same data, decoding settings and test set.
 
-    Methods: `sft`, `bucket_sft`, and the preference methods `dpo`, `dpo_anchor`, `hdpo` (each trained
-    from its start policy on pairs sampled from it; a start policy or a pair set is built once however
-    many methods use it). A model trained with the profile prompt generates with it (its target length
-    sampled from the cell's human lengths, never the gold one); plain SFT and DPO from it without. The
-    first method is the report's baseline. An interrupted training continues from its last checkpoint
-    unless `resume` is off; `verbose` lets the trainer print every log dict.
+    Methods: `sft`, `bucket_sft`, the preference methods `dpo`, `dpo_anchor`, `hdpo` (each trained from
+    its start policy on pairs sampled from it; a start policy or a pair set is built once however many
+    methods use it) and `base`, the untrained start model. A model trained with the profile prompt
+    generates with it (its target length sampled from the cell's human lengths, never the gold one); plain
+    SFT, DPO and the base model without. The first method is the report's baseline. An interrupted training
+    continues from its last checkpoint unless `resume` is off; `verbose` lets the trainer print every log
+    dict.
     """
     from polyalign.evaluate.stage import evaluate_stage
     from polyalign.generate.stage import generate_stage
     from polyalign.report.stage import report_stage
 
-    unknown = sorted(set(methods) - set(METHODS) - set(PREFERENCE_METHODS))
+    unknown = sorted(set(methods) - set(ALL_METHODS))
     if unknown:
-        raise ConfigError(f"unknown method(s) {unknown}; choose from {[*METHODS, *PREFERENCE_METHODS]}")
+        raise ConfigError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}")
     reporter = reporter or _Silent()
     prepared, reference = prepare_and_reference(config, root=root, force=force, reporter=reporter)
     trainer = Models(config, prepared, reference, root, force, resume, verbose, reporter)
     models, generations, evaluations = {}, {}, {}
     for method in methods:
-        model = trainer.preference(method).model if method in PREFERENCE_METHODS else trainer.sft(method)
-        generate_config = _generate_config(config, trainer.train_config(method), model)
+        if method == BASE:
+            generate_config = dataclasses.replace(config.generate, model=trainer.base(), profile="off")
+        else:
+            model = trainer.preference(method).model if method in PREFERENCE_METHODS else trainer.sft(method)
+            generate_config = _generate_config(config, trainer.train_config(method), model)
+            models[method] = model
         reporter.start("generate", method)
         generated = generate_stage(prepared, reference, generate_config, root=root, force=force)
         reporter.done("generate", generated, method)
@@ -202,7 +218,7 @@ def full_run(
             prepared, reference, config.evaluate, generated.content, name=method, root=root, force=force
         )
         reporter.done("evaluate", evaluated, method)
-        models[method], generations[method], evaluations[method] = model, generated, evaluated
+        generations[method], evaluations[method] = generated, evaluated
     reporter.start("report")
     report = report_stage([e.folder for e in evaluations.values()], root=root, force=force)
     reporter.done("report", report)

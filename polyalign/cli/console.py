@@ -152,6 +152,7 @@ HEADLINE = ("token_f1", "chrf", "length_fit", "language_fit", "support_distance"
 STAGE_PURPOSE = {
     "prepare": "clean, deduplicate and split the corpus into buckets",
     "reference": "human references: style features, held-out distances",
+    "base": "the untrained start model, answered and scored like every method",
     "train": "fine-tune the model",
     "pairs": "sample rejected answers from the start policy; score both sides' support distance",
     "preference": "preference-tune the start policy on the pairs",
@@ -291,6 +292,7 @@ def _report_lines(artifact: Any) -> list[str]:
 
 
 STAGE_LINES = {
+    "base": lambda artifact: [],
     "prepare": _prepare_lines,
     "reference": _reference_lines,
     "train": _train_lines,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +21,7 @@ from polyalign.cli.console import (
     quiet_third_party,
 )
 from polyalign.config import RunConfig
-from polyalign.train.config import PREFERENCE_METHODS
+from polyalign.train.config import ALL_METHODS, BASE, PREFERENCE_METHODS
 
 
 @user_errors
@@ -48,9 +47,9 @@ def run(
         str,
         typer.Option(
             help="Comma-separated methods to compare, the first the baseline: sft, bucket_sft, dpo, "
-            "dpo_anchor, hdpo."
+            "dpo_anchor, hdpo, and base (the untrained start model)."
         ),
-    ] = "sft,bucket_sft",
+    ] = ",".join(ALL_METHODS),
 ) -> None:
     """The whole pipeline: prepare → references → the methods' training (SFT, Bucket-SFT; pairs and
     DPO, DPO + anchor, HDPO) → generate → evaluate → report.
@@ -90,8 +89,10 @@ def run(
 
 def stage_count(config: RunConfig, methods: tuple[str, ...]) -> int:
     """Stages a run reports: prepare, reference, each SFT model once (start policies included), pairs and
-    preference training per preference method, generate and evaluate per method, the report."""
+    preference training per preference method, the tiny base model's artefact, generate and evaluate per
+    method, the report."""
     preference = [m for m in methods if m in PREFERENCE_METHODS]
-    starts = {dataclasses.replace(config.preference, method=m).start_method for m in preference}
-    sft = {m for m in methods if m not in PREFERENCE_METHODS} | starts
-    return 2 + len(sft) + 2 * len(preference) + 2 * len(methods) + 1
+    starts = {config.preference.for_method(m).start_method for m in preference}
+    sft = {m for m in methods if m not in (*PREFERENCE_METHODS, BASE)} | starts
+    base = int(BASE in methods and config.train.model == "tiny")
+    return 2 + len(sft) + 2 * len(preference) + base + 2 * len(methods) + 1

@@ -50,21 +50,31 @@ class SourceConfig:
     split: str | None = None  # put every record of this source in this split (e.g. an official test set)
     corpus: str | None = None  # a registered corpus recipe (`polyalign data list`) instead of path/hf
     from_dir: str | None = None  # local copy of a registered corpus, in the hub's file layout
-    fixture: int | None = None  # seed of the built-in synthetic corpus (tests, the offline default)
+    fixture: int | None = None  # seed of the built-in synthetic test corpus (all 80 buckets)
+    demo: int | None = None  # seed of the built-in synthetic demo corpus (the offline default of `run`)
     encoding: str | None = None  # text encoding of the files (default: UTF-8, with or without a BOM)
 
+    @property
+    def synthetic(self) -> tuple[str, int] | None:
+        """(`fixture` or `demo`, its seed) for a built-in synthetic corpus, else None."""
+        if self.fixture is not None:
+            return "fixture", self.fixture
+        return ("demo", self.demo) if self.demo is not None else None
+
     def __post_init__(self) -> None:
-        if sum(x is not None for x in (self.path, self.hf, self.corpus, self.fixture)) != 1:
+        if sum(x is not None for x in (self.path, self.hf, self.corpus, self.fixture, self.demo)) != 1:
             raise ConfigError(
                 "a source needs exactly one of 'path' (JSONL), 'hf' (a datasets dataset), "
-                "'corpus' (a registered recipe) or 'fixture' (the synthetic corpus's seed)"
+                "'corpus' (a registered recipe), 'fixture' or 'demo' (a synthetic corpus's seed)"
             )
-        if self.fixture is not None:
+        if self.synthetic is not None:
             defaults = {"format": self.format != "auto", "columns": bool(self.columns)}
             defaults |= {name: getattr(self, name) is not None for name in _NOT_FOR_FIXTURE}
             if any(defaults.values()):
                 given = [name for name, is_set in defaults.items() if is_set]
-                raise ConfigError(f"the fixture source labels its own records; remove {given} from it")
+                raise ConfigError(
+                    f"the {self.synthetic[0]} source labels its own records; remove {given} from it"
+                )
         if self.from_dir is not None and self.corpus is None:
             raise ConfigError("'from_dir' is the local copy of a registered 'corpus'; set 'corpus' too")
         if self.format not in INPUT_FORMATS:

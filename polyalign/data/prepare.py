@@ -37,6 +37,7 @@ from polyalign.data.buckets import (
 )
 from polyalign.data.config import SPLITS, PrepareConfig, canonical_split
 from polyalign.data.corpora import corpus_identity, iter_corpus
+from polyalign.data.fixture.demo import make_demo_corpus
 from polyalign.data.fixture.generator import make_fixture_corpus
 from polyalign.data.language import Detection, detect_language
 from polyalign.data.normalize import normalize_messages
@@ -162,8 +163,8 @@ def _top_reasons(ledger: Ledger) -> str:
 
 
 def _check_sources(config: PrepareConfig) -> None:
-    """At least one source, at most one fixture (its input identity is named `fixture`), and languages
-    the filters keep: checked before any reading, so a typo costs no time."""
+    """At least one source, at most one of each synthetic corpus (its input identity is its name), and
+    languages the filters keep: checked before any reading, so a typo costs no time."""
     languages = config.filters.languages
     for source in config.sources:
         if source.language is not None and source.language.lower() not in languages:
@@ -171,8 +172,10 @@ def _check_sources(config: PrepareConfig) -> None:
                 f"source language {source.language!r} is not one of filters.languages {languages}: "
                 "use one of those, or add it to `filters.languages`"
             )
-    if sum(source.fixture is not None for source in config.sources) > 1:
-        raise ConfigError("prepare.sources holds more than one fixture source: keep one")
+    synthetic = [source.synthetic[0] for source in config.sources if source.synthetic is not None]
+    for kind in set(synthetic):
+        if synthetic.count(kind) > 1:
+            raise ConfigError(f"prepare.sources holds more than one {kind} source: keep one")
     if not config.sources:
         raise ConfigError(
             "prepare.sources is empty: give a JSONL file (`polyalign prepare FILE`), a registered corpus "
@@ -186,8 +189,9 @@ def _input_identity(config: PrepareConfig) -> dict[str, str]:
     _check_sources(config)
     identity = {}
     for source in config.sources:
-        if source.fixture is not None:
-            identity["fixture"] = f"polyalign-fixture seed={source.fixture} v={artifacts.__version__}"
+        if source.synthetic is not None:
+            kind, seed = source.synthetic
+            identity[kind] = f"polyalign-{kind} seed={seed} v={artifacts.__version__}"
         elif source.path is not None:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
@@ -237,17 +241,20 @@ def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
     """Every item of every source, in order: each source kind goes to its reader."""
     _check_sources(config)
     for source in config.sources:
-        if source.fixture is not None:
-            yield from _iter_fixture(source.fixture)
+        if source.synthetic is not None:
+            yield from _iter_synthetic(*source.synthetic)
         elif source.corpus is not None:
             yield from iter_corpus(source)
         else:
             yield from iter_source(source)
 
 
-def _iter_fixture(seed: int) -> Iterator[LoadedItem]:
-    name = f"<fixture seed={seed}>"
-    for line, record in enumerate(make_fixture_corpus(seed), start=1):
+SYNTHETIC = {"fixture": make_fixture_corpus, "demo": make_demo_corpus}
+
+
+def _iter_synthetic(kind: str, seed: int) -> Iterator[LoadedItem]:
+    name = f"<{kind} seed={seed}>"
+    for line, record in enumerate(SYNTHETIC[kind](seed), start=1):
         record.meta["input"] = f"{name}:{line}"
         yield LoadedItem(Origin(name, line), record, None, "")
 

@@ -40,13 +40,16 @@ GENERATIONS_FILE = "generations.jsonl"
 
 
 def model_identity(model_path: str) -> dict[str, Any]:
-    """What identifies the model: its train artefact key when it is one, else a hash of its files."""
+    """What identifies the model: its train artefact key when it is one, else a hash of its files (of its
+    name for a hub model)."""
     path = Path(model_path)
     if artifacts.is_complete(path):
         manifest = artifacts.read_manifest(path)
         return {"path": str(path), "key": manifest.get("key"), "stage": manifest.get("stage")}
     digest = hashlib.sha256()
-    if path.is_dir():
+    if not path.is_dir():
+        digest.update(model_path.encode())  # a hub name: the name is all that identifies it here
+    else:
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             digest.update(f"{file.relative_to(path)}\x1f{file.stat().st_size}\x1f".encode())
         if (path / "config.json").is_file():

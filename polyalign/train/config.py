@@ -9,6 +9,7 @@ go under `args` and are checked against `BucketSFTConfig` when the stage runs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,8 @@ class TrainConfig:
 
 
 PREFERENCE_METHODS = ("dpo", "dpo_anchor", "hdpo")
+BASE = "base"  # the untrained start model, compared beside the trained methods
+ALL_METHODS = (*METHODS, *PREFERENCE_METHODS, BASE)  # what `polyalign run` compares by default
 REFERENCE_MODES = ("cached", "model")
 # What each preference method is (METHOD.md §5): the terms it keeps, whether pair weights count, and the
 # start policy its pairs are sampled from. Coefficients left unset take the paper's defaults where kept.
@@ -149,6 +152,13 @@ class PreferenceConfig:
         for key in ("output_dir", "seed", "beta"):
             if key in self.args:
                 raise ConfigError(f"preference.args.{key} is set by the stage; use preference.{key} or --out")
+
+    def for_method(self, method: str) -> PreferenceConfig:
+        """This section as `method` runs it in a whole-pipeline run: coefficients of terms `method` does not
+        have are left unset rather than refused, so one section serves DPO, DPO + anchor and HDPO alike."""
+        kept = PREFERENCE_PRESETS[method]["terms"]
+        unset = {name: None for name in PAPER_COEFFICIENTS if name not in kept}
+        return dataclasses.replace(self, method=method, **unset)
 
     @property
     def start_method(self) -> str:
