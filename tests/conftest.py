@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # no network here: see polyalign/cli/__init__.py
 DEV_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev"
 
 

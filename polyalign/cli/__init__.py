@@ -12,12 +12,18 @@ modules are imported inside the commands.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from polyalign import __version__
 from polyalign.cli import data, evaluate, generate, pairs, reference, run, train
+
+# TRL's trainers send usage telemetry from a background thread. Offline that thread only waits on DNS, and
+# on a loaded machine it has crashed a whole run (a segfault in getaddrinfo); HF_HUB_DISABLE_TELEMETRY=0
+# turns it back on. Read when huggingface_hub is first imported, which the commands do lazily.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 app = typer.Typer(
     help="PolyAlign: conditional human-distribution alignment of language models.",

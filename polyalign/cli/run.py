@@ -54,16 +54,18 @@ def run(
     """The whole pipeline: prepare → references → the methods' training (SFT, Bucket-SFT; pairs and
     DPO, DPO + anchor, HDPO) → generate → evaluate → report.
 
-    Without --config it runs the offline default: the synthetic fixture corpus and a tiny model built
-    offline, sized for a few minutes on a CPU (a demonstration of the machinery, not of the method).
+    Without --config it runs the offline default: the synthetic demo corpus (four cells with their own
+    formats and length profiles, imbalanced buckets) and a tiny model built offline, within 5 minutes on
+    2 CPU cores.
     """
     from polyalign.config import artifact_root
     from polyalign.pipeline import full_run
 
     if config is None:
         console.print(
-            f"[bold]Offline default ({OFFLINE_DEFAULT}): the built-in synthetic bilingual fixture corpus "
-            "and a tiny model built offline; its numbers demonstrate the pipeline, not the method.[/]"
+            f"[bold]Offline default ({OFFLINE_DEFAULT}): every method on the built-in synthetic bilingual "
+            "demo corpus with a tiny model built offline; it shows what the method does to such data, not "
+            "what it does to a real model.[/]"
         )
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
     cfg = load_config(config or OFFLINE_DEFAULT)
