@@ -191,7 +191,7 @@ def _input_identity(config: PrepareConfig) -> dict[str, str]:
     for source in config.sources:
         if source.synthetic is not None:
             kind, seed = source.synthetic
-            identity[kind] = f"polyalign-{kind} seed={seed} v={artifacts.__version__}"
+            identity[kind] = f"polyalign-{kind} seed={seed} code={_synthetic_code()}"
         elif source.path is not None:
             for path in resolve_paths(source.path):
                 identity[str(path)] = "sha256:" + artifacts.file_sha256(path)
@@ -250,6 +250,14 @@ def _iter_inputs(config: PrepareConfig) -> Iterator[LoadedItem]:
 
 
 SYNTHETIC = {"fixture": make_fixture_corpus, "demo": make_demo_corpus}
+
+
+def _synthetic_code() -> str:
+    """A checksum of the synthetic corpora's code: the corpus a seed gives changes only with it."""
+    folder = Path(make_demo_corpus.__code__.co_filename).parent
+    return artifacts.artifact_key(
+        "synthetic", 1, *(file.read_text(encoding="utf-8") for file in sorted(folder.glob("*.py")))
+    )
 
 
 def _iter_synthetic(kind: str, seed: int) -> Iterator[LoadedItem]:
