@@ -38,6 +38,7 @@ from polyalign.train.pairs import (
     pairs_stage,
     sample_candidates,
     score_pairs,
+    too_long,
     weigh_pairs,
 )
 from polyalign.train.pairs_config import PairsConfig
@@ -154,13 +155,29 @@ def test_empty_and_identical_pairs_are_dropped_and_counted_per_bucket() -> None:
         report["buckets"]["en|single|open_chat|short"],
         report["buckets"]["zh|single|open_chat|short"],
     )
-    assert (en["candidates"], en["n"], en["dropped"]) == (4, 2, {"empty": 1, "identical": 1})
+    assert (en["candidates"], en["n"], en["dropped"]) == (
+        4,
+        2,
+        {"empty": 1, "identical": 1, "prompt_too_long": 0},
+    )
     assert (zh_group["candidates"], zh_group["n"], zh_group["dropped"]) == (
         2,
         1,
-        {"empty": 0, "identical": 1},
+        {"empty": 0, "identical": 1, "prompt_too_long": 0},
     )
     assert report["all"]["candidates"] == 6 and report["all"]["share_rejected_further"] == 1.0
+
+
+def test_samples_of_a_record_the_policy_did_not_train_on_are_dropped_as_too_long() -> None:
+    """A record with no prompt (its prompt left no room for a response in the policy's max_length) gets
+    its k samples counted as dropped, so prompts × samples stay accounted for."""
+    en1, en2 = unequal_records({"en|single|open_chat|short": 2})
+    dropped = too_long([en1, en2], {en1.id: []}, samples=2)
+    assert [(r["id"], r["bucket"], r["reason"]) for r in dropped] == [
+        (f"{en2.id}#0", en2.bucket, "prompt_too_long"),
+        (f"{en2.id}#1", en2.bucket, "prompt_too_long"),
+    ]
+    assert build_pair_report([], dropped)["all"]["dropped"]["prompt_too_long"] == 2
 
 
 def test_seeds_per_record_and_sample_and_scores_equal_support_scorer() -> None:
@@ -231,6 +248,7 @@ def test_stage_end_to_end_with_two_samples(trained) -> None:
         assert row["chosen"] == [{"role": "assistant", "content": record.response}]
         # the prompt the Bucket-SFT policy was trained on: its own profile (gold length) as system prompt
         assert row["prompt"] == with_profile(record.prompt_messages, training_profile(record))
+        assert row["profile_prompt_tokens"] > 0  # the preference stage fits every method's pairs by it
     weights = np.array([r["weight"] for r in rows])
     assert weights.mean() == pytest.approx(1.0, abs=1e-9) and weights.min() >= 0.5 and weights.max() <= 3.0
     scorer = SupportScorer(reference.content.reference)

@@ -60,6 +60,8 @@ def test_hdpo_from_bucket_sft_then_a_changed_setting_rebuilds_only_the_preferenc
     assert summary["method"] == "hdpo" and summary["start_method"] == "bucket_sft" and summary["weighted"]
     assert summary["coefficients"] == {"lambda_sup": 0.1, "gamma": 0.05, "lambda_online": 0.05}
     assert summary["global_step"] == 4 and summary["examples"] == len(run.pairs.content.rows)
+    assert summary["max_length"] == 256 and summary["dropped_by_truncation"] == {}
+    assert {"history_exchanges_trimmed", "chosen_cut", "rejected_cut", "dropped_for_length"} <= set(summary)
     logged = summary["final_logs"]
     assert {"loss", "rewards/margins"} <= set(logged)
     assert any("online" in k for k in logged) and any("anchor" in k for k in logged)

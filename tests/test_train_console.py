@@ -48,3 +48,20 @@ def test_compact_line_shows_the_hdpo_terms() -> None:
         "rewards/margins": 0.1,
     }
     assert compact_line(3, logs) == "step 3: loss 0.7, hdpo/pref 0.69, hdpo/sup 0.5, rewards/accuracies 0.25"
+
+
+def test_length_fit_lines_count_cuts_and_drops_and_say_nothing_when_all_fits() -> None:
+    from polyalign.cli.console import length_fit_lines
+
+    summary = {
+        "max_length": 128,
+        "responses_cut": {"en|single|qa|short": 2, "zh|single|qa|short": 1},
+        "dropped_for_length": {"zh|single|qa|short": {"prompt_too_long": 4}},
+        "dropped_by_truncation": {},
+    }
+    assert length_fit_lines(summary) == [
+        "[yellow]3 responses cut (max_length 128)[/]",
+        "[yellow]4 dropped, no room for a response (max_length 128)[/]",
+    ]
+    assert length_fit_lines(summary, per_bucket=True)[1].endswith(": {'zh|single|qa|short': 4}")
+    assert length_fit_lines({"max_length": 128, "chosen_cut": {}, "dropped_by_truncation": {}}) == []

@@ -143,5 +143,6 @@ def test_fit_history_drops_oldest_exchanges_only() -> None:
 
 
 def test_records_to_dataset_keeps_bucket_column() -> None:
-    dataset, trimmed = records_to_dataset([record("fine", 1)], profile=False)
-    assert dataset.column_names == ["id", "bucket", "prompt", "completion"] and trimmed == {}
+    dataset, fit = records_to_dataset([record("fine", 1)], profile=False)
+    assert dataset.column_names == ["id", "bucket", "prompt", "completion"]
+    assert fit.summary() == {"history_exchanges_trimmed": {}, "responses_cut": {}, "dropped_for_length": {}}

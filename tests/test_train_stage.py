@@ -108,6 +108,26 @@ def test_stage_writes_a_loadable_model_folder_and_reuses_it(tmp_path: Path) -> N
     assert again.reused and again.folder == folder and again.content == summary
 
 
+def test_sft_and_bucket_sft_train_on_the_same_records_and_response_tokens(tmp_path: Path) -> None:
+    """max_length 150: the Bucket-SFT prompts (profile included, 112-156 tokens here) leave too little room
+    for some responses and none for a few; both methods are fitted by that budget, so both cut the same
+    responses and drop the same records, TRL drops nothing, and the same record ids train in both (plain
+    SFT's own rows, 37-83 tokens, would all have fitted)."""
+    prepared = small_prepared(tmp_path)
+    args = {**FAST_ARGS, "max_steps": 1, "max_length": 150}
+    summaries = {
+        method: train_stage(prepared, None, config(method=method, args=args), root=tmp_path).content
+        for method in ("sft", "bucket_sft")
+    }
+    sft, bucket = summaries["sft"], summaries["bucket_sft"]
+    keys = ("examples", "max_length", "history_exchanges_trimmed", "responses_cut", "dropped_for_length")
+    assert {k: sft[k] for k in keys} == {k: bucket[k] for k in keys}
+    dropped = sum(n for reasons in sft["dropped_for_length"].values() for n in reasons.values())
+    assert sft["responses_cut"] and dropped and sft["examples"] == 24 - dropped
+    assert sft["dropped_by_truncation"] == bucket["dropped_by_truncation"] == {}
+    assert sft["record_ids_sha256"] == bucket["record_ids_sha256"]
+
+
 @pytest.mark.slow
 def test_stage_resumes_from_the_last_checkpoint(tmp_path: Path) -> None:
     prepared = small_prepared(tmp_path)

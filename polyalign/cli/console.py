@@ -83,8 +83,8 @@ def print_training_summary(summary: dict[str, Any]) -> None:
             "n/a" if loss is None else f"{loss:.3f}",
         )  # fmt: skip
     console.print(table)
-    if summary["dropped_by_truncation"]:
-        console.print(f"[yellow]dropped by truncation (max_length):[/] {summary['dropped_by_truncation']}")
+    for line in length_fit_lines(summary, per_bucket=True):
+        console.print(line)
 
 
 def print_preference_summary(summary: dict[str, Any]) -> None:
@@ -100,8 +100,8 @@ def print_preference_summary(summary: dict[str, Any]) -> None:
     for name, value in summary["final_logs"].items():
         table.add_row(name, f"{value:.4g}")
     console.print(table)
-    if summary["dropped_by_truncation"]:
-        console.print(f"[yellow]dropped by truncation (max_length):[/] {summary['dropped_by_truncation']}")
+    for line in length_fit_lines(summary, per_bucket=True):
+        console.print(line)
 
 
 def print_results(results: dict[str, Any]) -> None:
@@ -225,10 +225,7 @@ def _train_lines(artifact: Any) -> list[str]:
         f"{summary['global_step']} steps, {summary['examples']} examples, loss over the run "
         f"{summary['train_loss']:.4f}, {summary['wall_seconds']:.1f} s{resumed}"
     ]
-    dropped = sum(summary["dropped_by_truncation"].values())
-    if dropped:
-        lines.append(f"[yellow]{dropped} examples dropped by truncation (max_length)[/]")
-    return lines
+    return lines + length_fit_lines(summary)
 
 
 def _generate_lines(artifact: Any) -> list[str]:
@@ -283,7 +280,25 @@ def _preference_lines(artifact: Any) -> list[str]:
     return [
         f"{summary['method']} from {summary['start_method']}: {summary['global_step']} steps, "
         f"{summary['examples']} pairs, loss over the run {summary['train_loss']:.4f}, "
-        f"{summary['wall_seconds']:.1f} s{resumed}"
+        f"{summary['wall_seconds']:.1f} s{resumed}",
+        *length_fit_lines(summary),
+    ]
+
+
+def length_fit_lines(summary: dict[str, Any], per_bucket: bool = False) -> list[str]:
+    """What fitting to max_length did (train and preference summaries), in yellow; none when nothing."""
+    cut = ("responses_cut", "responses cut"), ("chosen_cut", "chosen cut"), ("rejected_cut", "rejected cut")
+    counts = [(label, summary.get(key, {})) for key, label in cut]
+    dropped = {b: sum(reasons.values()) for b, reasons in summary.get("dropped_for_length", {}).items()}
+    counts += [
+        ("dropped, no room for a response", dropped),
+        ("dropped by TRL's truncation", summary.get("dropped_by_truncation", {})),
+    ]
+    return [
+        f"[yellow]{sum(n.values())} {label} (max_length {summary.get('max_length')})[/]"
+        + (f": {n}" if per_bucket else "")
+        for label, n in counts
+        if n
     ]
 
 

@@ -206,11 +206,24 @@ def fit_history(
     TRL truncates the end of a too-long sequence, which cuts the response and drops the example when
     nothing of it is left; trimming the history first keeps every example. Returns the exchanges dropped.
     """
-    prompt = row["prompt"]
-    head = 1 if prompt and prompt[0]["role"] == "system" else 0
     dropped = 0
-    while len(prompt) - head > 1 and count_tokens(prompt + row["completion"]) > max_length:
-        prompt = prompt[:head] + prompt[head + 2 :]
+    while len(row["prompt"]) - _head(row["prompt"]) > 1:
+        if count_tokens(row["prompt"] + row["completion"]) <= max_length:
+            break
+        row["prompt"] = drop_exchanges(row["prompt"], 1)
         dropped += 1
-    row["prompt"] = prompt
     return dropped
+
+
+def drop_exchanges(prompt: list[dict[str, str]], n: int) -> list[dict[str, str]]:
+    """`prompt` without its `n` oldest (user, assistant) exchanges; a system prompt stays first.
+
+    The same `n` drops the same turns from a prompt with and without the profile (`with_profile` puts the
+    profile in the system prompt), which is how `train.data` gives every method the same history.
+    """
+    head = _head(prompt)
+    return prompt[:head] + prompt[head + 2 * n :]
+
+
+def _head(prompt: list[dict[str, str]]) -> int:
+    return 1 if prompt and prompt[0]["role"] == "system" else 0

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from polyalign.data.bucket_report import table_code
+from polyalign.train.data import PROMPT_TOO_LONG
 
-DROP_REASONS = ("empty", "identical")
+DROP_REASONS = ("empty", "identical", PROMPT_TOO_LONG)
 TOTAL = "all"
 
 
@@ -64,7 +65,7 @@ def _number(value: float | None) -> str:
 
 def pair_report_markdown(report: dict[str, Any], title: str) -> str:
     """One row per bucket and one for all pairs: counts, drops, d_c and d_r (mean [q10, q50, q90])."""
-    head = ["bucket", "candidates", "n", "empty", "identical", "truncated", "d_r > d_c",
+    head = ["bucket", "candidates", "n", "empty", "identical", "prompt too long", "truncated", "d_r > d_c",
             "d_c mean [q10 q50 q90]", "d_r mean [q10 q50 q90]", "weight min-max"]  # fmt: skip
     rows = []
     for name, group in [*report["buckets"].items(), (TOTAL, report[TOTAL])]:

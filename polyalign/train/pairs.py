@@ -3,14 +3,18 @@
 For every train record (sorted by id) the prompt is the one the start policy was trained on: its
 conversation without the answer, with the record's own profile when the policy trained with one, history
 fitted to the policy's `max_length` (`train.data.records_to_dataset`, reading the policy's
-`train_config.json`). Chosen = the human response; rejected = k samples of the policy under
-`pairs.decoding`, sample j of record r seeded by `record_seed(pairs.seed, "r#j")` through the generate
-package's backends (transformers, or vLLM). Empty and identical pairs are dropped and counted per bucket.
+`train_config.json`; fitted by the budget of the prompt with profile, whatever the policy, so SFT and
+Bucket-SFT pairs share their histories). Chosen = the human response; rejected = k samples of the policy
+under `pairs.decoding`, sample j of record r seeded by `record_seed(pairs.seed, "r#j")` through the
+generate package's backends (transformers, or vLLM). Empty and identical pairs, and the samples of a
+record the policy did not train on (`prompt_too_long`), are dropped and counted per bucket.
 d_c and d_r are the support distance `SupportScorer(reference).score` (or a validated critic's P(model));
 the weights (`pair_weights`) are computed once over the kept set.
 
 Writes `<root>/pairs/<key>/`: `pairs.jsonl` (one pair a line: id, record_id, sample_index, bucket, prompt,
-chosen, rejected in TRL's conversational format, d_chosen, d_rejected, weight, truncated), `dropped.jsonl`
+chosen, rejected in TRL's conversational format, d_chosen, d_rejected, weight, truncated, and
+profile_prompt_tokens: the tokens of the prompt as Bucket-SFT sees it, by which the preference stage fits
+every method's pairs to its `max_length`), `dropped.jsonl`
 (id, record_id, sample_index, bucket, reason), `pair_report.json`, `pair_report.md` and the manifest
 (written last; provenance: policy key, decoding, seed, k, scorer, counts).
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +47,7 @@ from polyalign.reference.reference import HumanReference
 from polyalign.reference.stage import CRITIC_FILE, CRITIC_STAGE, ReferenceContent
 from polyalign.reference.support import SupportScorer
 from polyalign.train.config import TrainConfig
+from polyalign.train.data import PROMPT_TOO_LONG
 from polyalign.train.pair_report import build_pair_report, pair_report_markdown
 from polyalign.train.pair_weights import pair_weights
 from polyalign.train.pairs_config import PairsConfig
@@ -50,7 +55,7 @@ from polyalign.train.pairs_config import PairsConfig
 if TYPE_CHECKING:
     from datasets import Dataset
 
-STAGE, STAGE_VERSION = "pairs", 1
+STAGE, STAGE_VERSION = "pairs", 2  # 2: profile_prompt_tokens; fitted by the profile budget
 PAIRS_FILE, DROPPED_FILE, REPORT_FILE = "pairs.jsonl", "dropped.jsonl", "pair_report.json"
 DATASET_COLUMNS = ("prompt", "chosen", "rejected", "bucket", "weight", "d_chosen", "d_rejected")
 SCORE_CHUNK = 1024  # responses per scoring call: a progress bar that moves, arrays that stay small
@@ -135,13 +140,17 @@ def load_critic(folder: Path, reference: Artifact[ReferenceContent]) -> tuple[Cr
     return CriticScorer(critic, reference.content.reference, embedder), provenance
 
 
-def policy_prompts(records: Sequence[Record], policy: Path, tokenizer: Any) -> list[list[dict[str, str]]]:
-    """Each record's prompt exactly as the policy saw it in training (profile, fitted history)."""
+def policy_prompts(
+    records: Sequence[Record], policy: Path, tokenizer: Any
+) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
+    """Each record's prompt exactly as the policy saw it in training (profile, fitted history), by record
+    id, and the tokens of that prompt as Bucket-SFT sees it (`LengthFit.profile_prompt_tokens`). A record
+    the policy did not train on (its prompt left no room for a response) has neither."""
     from polyalign.train.data import records_to_dataset
 
     resolved = json.loads((policy / "train_config.json").read_text(encoding="utf-8"))
     train = from_mapping(TrainConfig, resolved["train"], where=str(policy / "train_config.json"))
-    dataset, _ = records_to_dataset(
+    dataset, fit = records_to_dataset(
         records,
         train.use_profile,
         train.profile_length_dropout,
@@ -149,7 +158,7 @@ def policy_prompts(records: Sequence[Record], policy: Path, tokenizer: Any) -> l
         tokenizer,
         resolved["trainer_args"].get("max_length"),
     )
-    return list(dataset["prompt"])
+    return dict(zip(dataset["id"], dataset["prompt"], strict=True)), fit.profile_prompt_tokens
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -183,6 +192,22 @@ def sample_candidates(
                 }
             )
     return kept, dropped
+
+
+def too_long(records: Sequence[Record], prompts: Mapping[str, Any], samples: int) -> list[dict[str, Any]]:
+    """Dropped rows for the records the policy did not train on: no room for a response in max_length."""
+    return [
+        {
+            "id": f"{r.id}#{j}",
+            "record_id": r.id,
+            "sample_index": j,
+            "bucket": r.bucket,
+            "reason": PROMPT_TOO_LONG,
+        }
+        for r in records
+        if r.id not in prompts
+        for j in range(samples)
+    ]
 
 
 def score_pairs(scorer: PairScorer, rows: Sequence[dict[str, Any]], *, progress: bool = True) -> None:
@@ -280,13 +305,18 @@ def pairs_stage(
         records = sorted(prepared.content.splits["train"], key=lambda r: r.id)
         if not records:
             raise NothingUsable("the prepared train split has no record: no prompt to build pairs for")
-        prompts = policy_prompts(records, policy.folder, AutoTokenizer.from_pretrained(policy.folder))
+        tokenizer = AutoTokenizer.from_pretrained(policy.folder)
+        prompts, profile_tokens = policy_prompts(records, policy.folder, tokenizer)
+        usable = [r for r in records if r.id in prompts]
         model = backend or load_backend(
             GenerateConfig(model=str(policy.folder), backend=config.backend, dtype=config.dtype)
         )
         started = time.perf_counter()
-        kept, dropped = sample_candidates(records, prompts, config, model)
+        kept, dropped = sample_candidates(usable, [prompts[r.id] for r in usable], config, model)
         generated = time.perf_counter()
+        dropped += too_long(records, prompts, config.samples)
+        for row in kept:
+            row["profile_prompt_tokens"] = profile_tokens[row["record_id"]]
         if not kept:
             raise NothingUsable(
                 f"every one of the {len(dropped)} sampled responses was empty or identical to the human "

@@ -7,6 +7,10 @@ DPO, DPO + anchor and HDPO (METHOD.md §5) are one trainer, `HDPOTrainer`, with 
 so generation and evaluation read it like any trained model. `train_config.json` carries the start
 policy's own `train` section, so inference uses the profile the policy was trained with.
 
+Pairs are fitted to `max_length` before training (`train.data.fit_pairs`): by the budget of each pair's
+prompt as Bucket-SFT sees it, whatever the start policy, so DPO (from SFT, no profile) and HDPO (from
+Bucket-SFT) train on the same histories and the same human-response tokens, and TRL truncates nothing.
+
 The reference is the start policy: its log-probs are computed once and cached on disk under
 `<root>/ref_logps` (`reference: cached`), or it is kept in memory (`reference: model`; with LoRA the
 adapter-disabled base). The on-policy term scores samples with the human reference's support distance.
@@ -16,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from polyalign import artifacts
 from polyalign.artifacts import Artifact
 from polyalign.config import config_hash
+from polyalign.errors import PolyAlignError
 from polyalign.train.config import PreferenceConfig
 from polyalign.train.stage import (
     CHECKPOINTS,
@@ -34,9 +38,10 @@ from polyalign.train.stage import (
     resolve_precision,
     save_model,
     trainer_arguments,
+    truncation_drops,
 )
 
-STAGE, STAGE_VERSION = "preference", 1
+STAGE, STAGE_VERSION = "preference", 2  # 2: pairs fitted to max_length by the profile budget
 REF_CACHE = "ref_logps"  # under the artefact root: shared by every run on the same pairs and start policy
 
 # Defaults of this stage where they differ from TRL's DPOConfig, and why.
@@ -114,14 +119,13 @@ def _train(
 ) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from polyalign.train.data import fit_pairs
     from polyalign.train.hdpo import HDPOConfig, HDPOTrainer
+    from polyalign.train.pairs import PairSet
 
     start = json.loads((policy.folder / "train_config.json").read_text(encoding="utf-8"))["train"]
     model = AutoModelForCausalLM.from_pretrained(policy.folder)
     tokenizer = AutoTokenizer.from_pretrained(policy.folder)
-    dataset = pairs.content.to_dataset()
-    if not config.weighted:
-        dataset = dataset.map(lambda _: {"weight": 1.0})
     coefficients = config.coefficients()
     defaults = {**PREFERENCE_DEFAULTS, **(TINY_PREFERENCE_DEFAULTS if start["model"] == "tiny" else {})}
     preset = {
@@ -134,6 +138,15 @@ def _train(
         "ref_cache_dir": str(root / REF_CACHE) if config.reference == "cached" else None,
     }
     args = trainer_arguments(HDPOConfig, "preference", config, folder / CHECKPOINTS, defaults, preset)
+    rows, fitted = fit_pairs(pairs.content.rows, tokenizer, args.max_length)
+    if not rows:
+        raise PolyAlignError(
+            f"no pair leaves room for a response in max_length {args.max_length} tokens: raise "
+            "preference.args.max_length"
+        )
+    dataset = PairSet(rows, pairs.content.report).to_dataset()
+    if not config.weighted:
+        dataset = dataset.map(lambda _: {"weight": 1.0})
     in_memory = config.reference == "model" and config.lora is None
     scorer = None
     if coefficients["lambda_online"] > 0:
@@ -150,7 +163,6 @@ def _train(
         online_scorer=scorer,
     )
     run = fit(trainer, folder, resume, verbose)
-    kept = Counter(str(b) for b in trainer.train_dataset["bucket"])
     summary = {
         "method": config.method,
         "start_policy": policy.key,
@@ -160,9 +172,9 @@ def _train(
         "weighted": config.weighted,
         **run,
         "examples": len(dataset),
-        "dropped_by_truncation": {
-            b: n - kept.get(b, 0) for b, n in sorted(Counter(dataset["bucket"]).items()) if n > kept.get(b, 0)
-        },
+        "max_length": args.max_length,
+        **fitted.summary(),
+        "dropped_by_truncation": truncation_drops(dataset["bucket"], trainer.train_dataset["bucket"]),
         "final_logs": last_logged(trainer.state.log_history),
     }
     if trainer.is_world_process_zero():

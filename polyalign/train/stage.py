@@ -7,7 +7,9 @@ to sample profile lengths). Writes `<root>/train/<key>` (or `out`):
     tokenizer.json, tokenizer_config.json, chat_template.jinja
     adapter/                                                 the LoRA adapter alone (LoRA only)
     train_config.json        the resolved TrainConfig and every BucketSFTConfig field
-    training_summary.json    per-bucket plan, effective mass, loss curves, truncation drops, runtime
+    training_summary.json    per-bucket plan, effective mass, loss curves, what fitting to max_length did
+                             (history trimmed, responses cut, records dropped; the same for SFT and
+                             Bucket-SFT, see `train.data`), the trained record ids' digest, runtime
     log_history.json         the trainer's log history
     train_log.jsonl          every log dict as it was logged (each bucket's loss and mass), one a line
     checkpoints/             trainer checkpoints (resume with `resume=True`)
@@ -37,7 +39,7 @@ from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
 from polyalign.train.config import PLAIN_SFT_ARGS, LoraSettings, PreferenceConfig, TrainConfig
 
-STAGE, STAGE_VERSION = "train", 2  # 2: the resolved precision is part of the key
+STAGE, STAGE_VERSION = "train", 3  # 2: precision in the key; 3: every method fitted by the profile budget
 SUMMARY_FILE = "training_summary.json"
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
@@ -121,12 +123,12 @@ def _train(
 ) -> dict[str, Any]:
     """Train into `folder` (from its last checkpoint when resuming); the main process saves the model."""
     from polyalign.train.bucket_sft import BucketSFTTrainer
-    from polyalign.train.data import records_to_dataset
+    from polyalign.train.data import record_ids_digest, records_to_dataset
 
     records = prepared.content.splits["train"]
     model, tokenizer = load_model_and_tokenizer(config, records)
     args = build_trainer_args(config, folder / CHECKPOINTS, tiny=config.model == "tiny")
-    dataset, trimmed = records_to_dataset(
+    dataset, fitted = records_to_dataset(
         records, config.use_profile, config.profile_length_dropout, config.seed, tokenizer, args.max_length
     )
     trainer = BucketSFTTrainer(
@@ -137,17 +139,16 @@ def _train(
         peft_config=peft_config(config.lora),
     )
     run = fit(trainer, folder, resume, verbose)
-    kept = Counter(str(b) for b in trainer.train_dataset[args.bucket_column])
     summary = {
         "method": config.method,
         "profile": config.use_profile,
         "loss_normalization": args.loss_normalization,
         **run,
         "examples": len(dataset),
-        "history_exchanges_trimmed": trimmed,
-        "dropped_by_truncation": {
-            b: n - kept.get(b, 0) for b, n in sorted(Counter(dataset["bucket"]).items()) if n > kept.get(b, 0)
-        },
+        "max_length": args.max_length,
+        **fitted.summary(),
+        "dropped_by_truncation": truncation_drops(dataset["bucket"], trainer.train_dataset["bucket"]),
+        "record_ids_sha256": record_ids_digest(trainer.train_dataset["id"]),
         **trainer.bucket_summary(),
     }
     if trainer.is_world_process_zero():
@@ -155,6 +156,12 @@ def _train(
         artifacts.write_json(folder / SUMMARY_FILE, summary)
     trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
     return {"precision": resolve_precision(config)}
+
+
+def truncation_drops(given: list[str], kept: list[str]) -> dict[str, int]:
+    """Examples per bucket that TRL dropped for `max_length` (none, once `train.data` fitted them)."""
+    left = Counter(str(b) for b in kept)
+    return {b: n - left[b] for b, n in sorted(Counter(given).items()) if n > left[b]}
 
 
 def fit(trainer: Any, folder: Path, resume: bool, verbose: bool) -> dict[str, Any]:
