@@ -335,7 +335,21 @@ def print_headline(evaluations: dict[str, Any], report: Any) -> None:
     humans = [_macro(first, m, "human") if m in first["metrics"] else "n/a" for m in metrics]
     table.add_row("[dim]human[/]", *(f"[dim]{h}[/]" if h != "n/a" else "" for h in humans))
     console.print(table)
+    print_findings([e.folder for e in evaluations.values()])
     console.print(f"comparison report: [bold]{report.content.html}[/] (and report.md beside it)")
+
+
+def print_findings(folders: list[Any]) -> None:
+    """What the comparison shows: each of the method's contrasts whose runs are here, in a line per metric."""
+    from polyalign.evaluate.compare import load_runs
+    from polyalign.report.findings import findings, sentence
+
+    question = None
+    for finding in findings(load_runs(folders)):
+        if finding.question != question:
+            question = finding.question
+            console.print(f"[bold]{finding.run} vs {finding.against}[/]: {question}")
+        console.print(f"  {sentence(finding)}", highlight=False, soft_wrap=True)
 
 
 def quiet_third_party() -> None:
