@@ -106,3 +106,16 @@ def test_macro_leaves_out_small_buckets_and_the_weighted_mean_counts_records():
     _, none, _ = aggregate(values, rows, positions, 0.9, macro_min_rows=5, na_reason=str)
     assert none["value"] is None and "no bucket has >= 5 records" in none["na"]
     assert none["weighted"]["value"] == pytest.approx(14 / 3)
+
+
+def test_each_cell_gets_the_record_weighted_mean_of_its_buckets():
+    """Cell en|single|open_chat: short (1, 1, 1, 5) mean 2 and medium (10, 10) mean 10: (4·2 + 2·10) / 6
+    = 14/3 over 6 records, its interval around it; cell zh|single|open_chat: its one bucket (3, 3)."""
+    a, b, c = "en|single|open_chat|short", "en|single|open_chat|medium", "zh|single|open_chat|short"
+    scores = np.array([1.0, 1.0, 1.0, 5.0, 10.0, 10.0, 3.0, 3.0])
+    rows, positions = bootstrap_rows([a, a, a, a, b, b, c, c], 0, 50)
+    _, macro, _ = aggregate(item_values({"model": scores}), rows, positions, 0.9, na_reason=str)
+    en, zh = macro["by_cell"]["en|single|open_chat"], macro["by_cell"]["zh|single|open_chat"]
+    assert en["value"] == pytest.approx(14 / 3) and (en["n"], en["n_buckets"]) == (6, 2)
+    assert en["low"] <= 14 / 3 <= en["high"] and en["low"] < en["high"]
+    assert (zh["value"], zh["n"], zh["low"], zh["high"]) == (3.0, 2, 3.0, 3.0)

@@ -284,7 +284,8 @@ def aggregate(
     fewer than `min_rows` rows, or whose point is undefined (`na_reason(idx)` says why), is n/a. The
     macro-average weighs alike the buckets with at least `macro_min_rows` rows (a 3-row bucket should not
     outvote a 200-row one); beside it, `macro["weighted"]` is the record-weighted mean over every bucket
-    with a value. `draws` holds the model draws per bucket and of the macro.
+    with a value, and `macro["by_cell"]` that of each context cell's buckets (a cell's value and interval,
+    whatever the size of its buckets). `draws` holds the model draws per bucket and of the macro.
     """
 
     def interval(point: float, draws: np.ndarray) -> tuple[float, float]:
@@ -342,6 +343,13 @@ def aggregate(
     if points:
         summary["weighted"] = summarise(list(points), {b: len(rows[b]) for b in points})[0]
         summary["weighted"]["n"] = sum(len(rows[b]) for b in points)
+    cells: dict[str, list[str]] = {}
+    for bucket in points:
+        cells.setdefault(str(BucketKey.parse(bucket).cell), []).append(bucket)
+    summary["by_cell"] = {
+        cell: {**summarise(keys, {b: len(rows[b]) for b in keys})[0], "n": sum(len(rows[b]) for b in keys)}
+        for cell, keys in sorted(cells.items())
+    }
     return buckets, summary, stored
 
 

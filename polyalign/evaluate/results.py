@@ -17,7 +17,7 @@ from typing import Any
 from polyalign import artifacts
 from polyalign.errors import PolyAlignError
 
-STAGE, STAGE_VERSION = "evaluate", 2
+STAGE, STAGE_VERSION = "evaluate", 3
 RESULTS_FILE, DRAWS_FILE, ITEMS_FILE = "results.json", "draws.json", "per_item.jsonl"
 MACRO = "__macro__"
 
