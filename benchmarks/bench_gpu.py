@@ -1,16 +1,18 @@
 """Training throughput on one GPU: tokens/s, peak memory and MFU of SFT, Bucket-SFT, DPO and HDPO.
 
 A Qwen2.5-0.5B-shaped Qwen2, randomly initialised (nothing is downloaded), trains with bf16 autocast over
-fp32 weights for `--steps` optimiser steps per method; the first `--warmup` are not counted. The trainers
-and their data are bench_train.py's: TRL's SFTTrainer (SFT) and Bucket-SFT on identical batches of the
-synthetic fixture, TRL's DPOTrainer (DPO) and HDPO (λ_on = 0, real pair weights and distances) on
+fp32 weights for `--steps` optimiser steps per method and round; the first `--warmup` are not counted,
+and the methods take turns for `--rounds` rounds, each a fresh trainer from the same initial weights. The
+trainers and their data are bench_train.py's: TRL's SFTTrainer (SFT) and Bucket-SFT on identical batches of
+the synthetic fixture, TRL's DPOTrainer (DPO) and HDPO (λ_on = 0, real pair weights and distances) on
 identical pairs. Both preference trainers precompute the reference log-probs in `__init__`, as polyalign
 does by default (`preference.reference: cached`), so the reference costs nothing in the timed steps.
 
 Printed per method:
     tokens/s     non-padding input tokens of the counted steps / their wall time (a pair's prompt counts
                  twice: prompt + chosen and prompt + rejected are both forwarded)
-    peak memory  torch.cuda.max_memory_allocated while the method's trainer is built and trained
+    peak memory  torch.cuda.max_memory_allocated while the method's trainer is built and trained, less
+                 what was allocated before (nothing, unless an earlier trainer's tensors linger)
     MFU          6·N·(tokens/s) / peak FLOP/s, where N counts every parameter once (the tied embedding
                  once: it is the LM head's matmul) and 6N = forward 2N + backward 4N per token; attention's
                  sequence-length term is left out, and a reference model kept in memory (`reference:
@@ -21,8 +23,8 @@ of an H100, H200 or A100 found in the device name; any other GPU needs `--peak-t
 `--smoke`: a tiny model in float32 for 2 counted steps, on the CPU too: a test of this script, not figures.
 Without a GPU and without `--smoke` it exits with status 2.
 
-    bash benchmarks/gpu_check.sh [--smoke] [--steps 25] [--warmup 5] [--batch 8] [--accumulation 1]
-        [--max-length 1024] [--peak-tflops X]
+    bash benchmarks/gpu_check.sh [--smoke] [--steps 25] [--warmup 5] [--rounds 2] [--batch 8]
+        [--accumulation 1] [--max-length 1024] [--peak-tflops X]
 """
 
 from __future__ import annotations
@@ -71,6 +73,17 @@ class Figures:
     peak_bytes: int | None
     parameters: int
 
+    @classmethod
+    def merge(cls, rounds: list[Figures]) -> Figures:
+        """Every counted step of every round, and the highest peak."""
+        peaks = [f.peak_bytes for f in rounds if f.peak_bytes is not None]
+        return cls(
+            [t for f in rounds for t in f.seconds],
+            [n for f in rounds for n in f.tokens],
+            max(peaks) if peaks else None,
+            rounds[0].parameters,
+        )
+
     @property
     def tokens_per_second(self) -> float:
         return sum(self.tokens) / sum(self.seconds)
@@ -109,13 +122,14 @@ def measure(build: Any, warmup: int, cuda: bool) -> Figures:
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated() if cuda else 0  # 0 unless an earlier trainer's tensors linger
     trainer, timer = build()
     trainer.remove_callback(PrinterCallback)  # no log dicts on stdout
     trainer.train()
     figures = Figures(
         timer.times[warmup:],
         timer.tokens[warmup:],
-        torch.cuda.max_memory_allocated() if cuda else None,
+        torch.cuda.max_memory_allocated() - before if cuda else None,
         sum(p.numel() for p in trainer.model.parameters()),  # a tied weight is one parameter
     )
     trainer.accelerator.free_memory()
@@ -139,13 +153,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny model, float32, 2 counted steps (a test)")
     parser.add_argument("--steps", type=int, default=25, help="optimiser steps per method, warm-up included")
     parser.add_argument("--warmup", type=int, default=5, help="first steps not counted")
+    parser.add_argument("--rounds", type=int, default=2, help="fresh trainers per method, taking turns")
     parser.add_argument("--batch", type=int, default=8, help="per-device batch (pairs for DPO and HDPO)")
     parser.add_argument("--accumulation", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, TFLOP/s")
     options = parser.parse_args(argv)
     if options.smoke:
-        options.steps, options.warmup, options.batch, options.max_length = 3, 1, 4, 256
+        options.steps, options.warmup, options.batch, options.max_length, options.rounds = 3, 1, 4, 256, 1
     if options.steps <= options.warmup:
         parser.error("--steps must exceed --warmup: no step would be counted")
     options.method = "bucket_sft"  # bench_train.sft_builds: Bucket-SFT beside TRL's SFT, same batches
@@ -200,7 +215,11 @@ def main() -> None:
             "DPO (TRL)": preference["trl"],
             "HDPO (λ_on = 0)": preference["ours"],
         }
-        results = {label: measure(build, options.warmup, cuda) for label, build in builds.items()}
+        runs: dict[str, list[Figures]] = {label: [] for label in builds}
+        for _ in range(options.rounds):  # the methods take turns, so drift falls on all of them alike
+            for label, build in builds.items():
+                runs[label].append(measure(build, options.warmup, cuda))
+        results = {label: Figures.merge(figures) for label, figures in runs.items()}
 
     parameters = next(iter(results.values())).parameters
     shape = "tiny Qwen2 (smoke)" if options.smoke else "Qwen2.5-0.5B-shaped Qwen2"
@@ -212,8 +231,8 @@ def main() -> None:
     )
     print(
         f"model: {shape}, {parameters / 1e6:.1f}M parameters, {precision}; batch {options.batch} x "
-        f"accumulation {options.accumulation}, max_length {options.max_length}; {options.steps} steps per "
-        f"method, the first {options.warmup} not counted"
+        f"accumulation {options.accumulation}, max_length {options.max_length}; {options.rounds} round(s) x "
+        f"{options.steps} steps per method, the first {options.warmup} of each not counted"
     )
     print(
         f"FLOPs per token: 6·N = {6 * parameters / 1e9:.3g} GFLOP (forward 2N + backward 4N; the reference "
