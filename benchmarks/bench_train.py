@@ -24,11 +24,14 @@ Both DPO trainers read the same seeded shuffle of the pairs in order (`train_sam
 
     python benchmarks/bench_train.py [--method bucket_sft|sft|hdpo] [--steps 30] [--rounds 3] [--batch 8]
         [--online-batch 8] [--online-tokens 128]
+
+bench_gpu.py builds the same trainers around a GPU-sized model (`make_model`) and counts their tokens.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
@@ -59,22 +62,26 @@ from polyalign.train.tiny import SPEED_SIZE, build_tiny_model, train_tokenizer
 
 class StepTimer(TrainerCallback):
     """Wall time between consecutive optimiser steps: data loading, collation, forward, backward, optimiser
-    step and logging all included."""
+    step and logging all included; and the input tokens of each step when the trainer counts them
+    (`include_num_input_tokens_seen`, else 0)."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
-        self._last = 0.0
+        self.tokens: list[int] = []
+        self._last, self._seen = 0.0, 0
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self._last = time.perf_counter()
+        self._last, self._seen = time.perf_counter(), state.num_input_tokens_seen
 
     def on_step_end(self, args, state, control, **kwargs):
         now = time.perf_counter()
         self.times.append(now - self._last)
-        self._last = now
+        self.tokens.append(state.num_input_tokens_seen - self._seen)
+        self._last, self._seen = now, state.num_input_tokens_seen
 
 
 Build = Callable[[], tuple[Trainer, StepTimer]]
+MakeModel = Callable[[], Any]  # a fresh model with the same initial weights at every call
 
 
 def alternate(
@@ -105,7 +112,11 @@ def timed(make: Callable[[StepTimer], Trainer]) -> Build:
 
 
 def sft_builds(
-    options: argparse.Namespace, records: Sequence[Record], tokenizer: Any, common: dict[str, Any]
+    options: argparse.Namespace,
+    records: Sequence[Record],
+    tokenizer: Any,
+    common: dict[str, Any],
+    make_model: MakeModel,
 ) -> tuple[dict[str, Build], str]:
     """TRL's SFTTrainer and ours (Bucket-SFT or plain SFT) on the same batches; the label of ours."""
     profile = options.method == "bucket_sft"
@@ -113,7 +124,7 @@ def sft_builds(
     balance = {} if profile else {"bucket_balance": "none", "loss_normalization": "token"}
     ours = timed(
         lambda timer: BucketSFTTrainer(
-            model=build_tiny_model(tokenizer, SPEED_SIZE),
+            model=make_model(),
             args=BucketSFTConfig(**common, **balance),
             train_dataset=dataset,
             processing_class=tokenizer,
@@ -128,7 +139,7 @@ def sft_builds(
         extra = {"train_sampling_strategy": "sequential"}
     theirs = timed(
         lambda timer: SFTTrainer(
-            model=build_tiny_model(tokenizer, SPEED_SIZE),
+            model=make_model(),
             args=SFTConfig(**common, **extra),
             train_dataset=data,
             processing_class=tokenizer,
@@ -153,14 +164,19 @@ def hdpo_pairs(
 
 
 def hdpo_builds(
-    options: argparse.Namespace, pairs: Dataset, tokenizer: Any, scorer: SupportScorer, common: dict[str, Any]
+    options: argparse.Namespace,
+    pairs: Dataset,
+    tokenizer: Any,
+    scorer: SupportScorer,
+    common: dict[str, Any],
+    make_model: MakeModel,
 ) -> dict[str, Build]:
     """TRL's DPOTrainer, HDPO with λ_on = 0, and HDPO with an online term every step, same batches."""
     shared = {**common, "precompute_ref_log_probs": True, "train_sampling_strategy": "sequential"}
 
     def hdpo(timer: StepTimer, **online: Any) -> HDPOTrainer:
         return HDPOTrainer(
-            model=build_tiny_model(tokenizer, SPEED_SIZE),
+            model=make_model(),
             args=HDPOConfig(**shared, **online),
             train_dataset=pairs,
             processing_class=tokenizer,
@@ -171,7 +187,7 @@ def hdpo_builds(
     return {
         "trl": timed(
             lambda timer: DPOTrainer(
-                model=build_tiny_model(tokenizer, SPEED_SIZE),
+                model=make_model(),
                 args=DPOConfig(**shared),
                 train_dataset=pairs,
                 processing_class=tokenizer,
@@ -187,6 +203,35 @@ def hdpo_builds(
                 online_max_new_tokens=options.online_tokens,
             )
         ),
+    }
+
+
+def fixture_and_tokenizer(folder: Path) -> tuple[list[Record], Any]:
+    """The synthetic fixture's train records (prepared under `folder`) and a BPE tokenizer trained on them."""
+    records = prepare_stage(
+        PrepareConfig(sources=[SourceConfig(fixture=0)]), root=folder, out=folder / "prep", progress=False
+    ).content.splits["train"]
+    texts = [m.content for r in records[:2000] for m in r.messages]
+    return records, train_tokenizer(texts, SPEED_SIZE.vocab_size)
+
+
+def common_args(options: argparse.Namespace, output_dir: Path, max_steps: int) -> dict[str, Any]:
+    """Trainer arguments every timed trainer shares: fp32 on the CPU, no checkpoints, no integrations."""
+    return {
+        "output_dir": str(output_dir),
+        "bf16": False,
+        "activation_checkpointing": False,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 10,
+        "disable_tqdm": True,
+        "per_device_train_batch_size": options.batch,
+        "gradient_accumulation_steps": options.accumulation,
+        "max_steps": max_steps,
+        "max_length": options.max_length,
+        "learning_rate": 1e-4,
+        "dataloader_pin_memory": False,
+        "seed": 0,
     }
 
 
@@ -206,37 +251,16 @@ def main() -> None:
     disable_progress_bars()  # datasets' map bars, once per trainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        records = prepare_stage(
-            PrepareConfig(sources=[SourceConfig(fixture=0)]),
-            root=Path(tmp),
-            out=Path(tmp) / "prep",
-            progress=False,
-        ).content.splits["train"]
-        tokenizer = train_tokenizer(
-            [m.content for r in records[:2000] for m in r.messages], SPEED_SIZE.vocab_size
-        )
-        common = {
-            "output_dir": str(Path(tmp) / "out"),
-            "bf16": False,
-            "activation_checkpointing": False,
-            "report_to": "none",
-            "save_strategy": "no",
-            "logging_steps": 10,
-            "disable_tqdm": True,
-            "per_device_train_batch_size": options.batch,
-            "gradient_accumulation_steps": options.accumulation,
-            "max_steps": options.steps,
-            "max_length": options.max_length,
-            "learning_rate": 1e-4,
-            "dataloader_pin_memory": False,
-            "seed": 0,
-        }
+        records, tokenizer = fixture_and_tokenizer(Path(tmp))
+        common = common_args(options, Path(tmp) / "out", max_steps=options.steps)
+        make_model = functools.partial(build_tiny_model, tokenizer, SPEED_SIZE)
         if options.method == "hdpo":
             scorer = SupportScorer(build_reference(records, ReferenceConfig()))
             pairs, rows = hdpo_pairs(options, records, tokenizer, scorer)
-            builds, label, target = hdpo_builds(options, pairs, tokenizer, scorer, common), "HDPO", 1.05
+            builds = hdpo_builds(options, pairs, tokenizer, scorer, common, make_model)
+            label, target = "HDPO", 1.05
         else:
-            (builds, label), target = sft_builds(options, records, tokenizer, common), 1.03
+            (builds, label), target = sft_builds(options, records, tokenizer, common, make_model), 1.03
         times, losses = alternate(builds, options.rounds, options.warmup)
 
     median = {k: statistics.median(v) for k, v in times.items()}
