@@ -179,3 +179,15 @@ def test_the_resolved_precision_is_part_of_the_train_key(monkeypatch: pytest.Mon
     cpu = stage.train_key("prep", "ref", TrainConfig())
     monkeypatch.setattr(stage, "resolve_precision", lambda config: "bf16")
     assert stage.train_key("prep", "ref", TrainConfig()) != cpu
+
+
+def test_a_bf16_checkpoint_is_trained_in_float32(tmp_path: Path) -> None:
+    """Mixed precision keeps float32 master weights only of float32 parameters (`load_trainable`)."""
+    import torch
+    from train_helpers import tokenizer
+
+    from polyalign.train.stage import load_trainable
+    from polyalign.train.tiny import build_tiny_model
+
+    build_tiny_model(tokenizer(), TEST_SIZE).to(torch.bfloat16).save_pretrained(tmp_path)
+    assert {p.dtype for p in load_trainable(tmp_path).parameters()} == {torch.float32}

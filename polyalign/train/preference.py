@@ -34,7 +34,9 @@ from polyalign.train.stage import (
     SUMMARY_FILE,
     fit,
     load_summary,
+    load_trainable,
     peft_config,
+    refuse_sharded_lora,
     resolve_precision,
     save_model,
     trainer_arguments,
@@ -117,14 +119,14 @@ def _train(
     resume: bool,
     verbose: bool,
 ) -> dict[str, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from polyalign.train.data import fit_pairs
     from polyalign.train.hdpo import HDPOConfig, HDPOTrainer
     from polyalign.train.pairs import PairSet
 
     start = json.loads((policy.folder / "train_config.json").read_text(encoding="utf-8"))["train"]
-    model = AutoModelForCausalLM.from_pretrained(policy.folder)
+    model = load_trainable(policy.folder)
     tokenizer = AutoTokenizer.from_pretrained(policy.folder)
     coefficients = config.coefficients()
     defaults = {**PREFERENCE_DEFAULTS, **(TINY_PREFERENCE_DEFAULTS if start["model"] == "tiny" else {})}
@@ -155,13 +157,14 @@ def _train(
         scorer = SupportScorer(reference.content.reference).score
     trainer = HDPOTrainer(
         model=model,
-        ref_model=AutoModelForCausalLM.from_pretrained(policy.folder) if in_memory else None,
+        ref_model=load_trainable(policy.folder) if in_memory else None,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config(config.lora),
         online_scorer=scorer,
     )
+    refuse_sharded_lora(trainer, config.lora is not None)
     run = fit(trainer, folder, resume, verbose)
     summary = {
         "method": config.method,
@@ -177,9 +180,9 @@ def _train(
         "dropped_by_truncation": truncation_drops(dataset["bucket"], trainer.train_dataset["bucket"]),
         "final_logs": last_logged(trainer.state.log_history),
     }
+    resolved = {"train": start, "preference": dataclasses.asdict(config), "start_policy": policy.key}
+    save_model(trainer, tokenizer, config.lora is not None, folder, resolved)
     if trainer.is_world_process_zero():
-        resolved = {"train": start, "preference": dataclasses.asdict(config), "start_policy": policy.key}
-        save_model(trainer, tokenizer, config.lora is not None, folder, resolved)
         artifacts.write_json(folder / SUMMARY_FILE, summary)
     trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
     return {"precision": resolve_precision(config)}

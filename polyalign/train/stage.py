@@ -138,6 +138,7 @@ def _train(
         processing_class=tokenizer,
         peft_config=peft_config(config.lora),
     )
+    refuse_sharded_lora(trainer, config.lora is not None)
     run = fit(trainer, folder, resume, verbose)
     summary = {
         "method": config.method,
@@ -151,8 +152,8 @@ def _train(
         "record_ids_sha256": record_ids_digest(trainer.train_dataset["id"]),
         **trainer.bucket_summary(),
     }
+    save_model(trainer, tokenizer, config.lora is not None, folder, {"train": dataclasses.asdict(config)})
     if trainer.is_world_process_zero():
-        save_model(trainer, tokenizer, config.lora is not None, folder, {"train": dataclasses.asdict(config)})
         artifacts.write_json(folder / SUMMARY_FILE, summary)
     trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
     return {"precision": resolve_precision(config)}
@@ -274,6 +275,19 @@ def _coerce_number(hint: Any, value: Any, key: str) -> Any:
     return value
 
 
+def load_trainable(model: str | Path) -> Any:
+    """A model to train, in float32 whatever dtype its checkpoint stores.
+
+    Mixed precision (`bf16: true`) keeps float32 master weights only of float32 parameters: a model loaded
+    in bf16 is updated in bf16, where small steps round away (ten AdamW steps at lr 5e-7 changed 0.95% of
+    a bf16 weight matrix, 99.97% in float32).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+
+
 def load_model_and_tokenizer(config: TrainConfig, records: list[Any]) -> tuple[Any, Any]:
     """The tiny offline model (tokenizer trained on the train records), or a pretrained model by name."""
     if config.model == "tiny":
@@ -281,11 +295,11 @@ def load_model_and_tokenizer(config: TrainConfig, records: list[Any]) -> tuple[A
 
         texts = [m.content for r in records[: config.tiny.tokenizer_texts] for m in r.messages]
         return build_tiny(texts, config.tiny)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(config.model)
-        model = AutoModelForCausalLM.from_pretrained(config.model)
+        model = load_trainable(config.model)
     except OSError as error:
         raise PolyAlignError(
             f"cannot load model {config.model!r} ({error}); "
@@ -330,17 +344,35 @@ def checkpoint_step(checkpoint: Path) -> int:
 
 
 def save_model(trainer: Any, tokenizer: Any, lora: bool, folder: Path, resolved: dict[str, Any]) -> None:
-    """The trained model (LoRA: merged, the adapter kept in `adapter/`), tokenizer, the resolved configs
-    with every trainer argument, and the log history."""
-    model = trainer.model
+    """The trained model, tokenizer, the resolved configs with every trainer argument, and the log history.
+
+    Called on every rank. Full weights go through `Trainer.save_model`, which gathers ZeRO-3 and FSDP
+    shards before its main process writes them. A LoRA model is merged in memory by the main process (its
+    adapter kept in `adapter/`), which needs whole weights there: `refuse_sharded_lora` stops such a run
+    before it trains.
+    """
+    if not lora:
+        trainer.save_model(str(folder))
+    if not trainer.is_world_process_zero():
+        return
     if lora:
         adapter = folder / "adapter"
         if adapter.exists():
             shutil.rmtree(adapter)
-        model.save_pretrained(adapter)
-        model = model.merge_and_unload()
-    model.save_pretrained(folder)
+        trainer.model.save_pretrained(adapter)
+        trainer.model.merge_and_unload().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     resolved = {**resolved, "trainer_args": json.loads(trainer.args.to_json_string())}
     artifacts.write_json(folder / "train_config.json", resolved)
     artifacts.write_json(folder / "log_history.json", trainer.state.log_history)
+
+
+def refuse_sharded_lora(trainer: Any, lora: bool) -> None:
+    """LoRA under ZeRO-3 or FSDP would be merged from weight shards: refused before any step is spent."""
+    plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
+    if lora and (trainer.is_fsdp_enabled or (plugin is not None and plugin.zero_stage == 3)):
+        raise ConfigError(
+            "LoRA is merged into the base weights when training ends, which needs whole weights in one "
+            "process: run LoRA with DDP or DeepSpeed ZeRO-2 (configs/accelerate/ddp.yaml, zero2.yaml), "
+            "or train full weights under ZeRO-3/FSDP"
+        )
