@@ -173,3 +173,25 @@ def test_pairs_from_sft_and_bucket_sft_are_fitted_alike() -> None:
         }
     untouched, fit = fit_pairs(pairs, tokenizer(), None)
     assert untouched == pairs and fit.summary()["chosen_cut"] == {}
+
+
+def test_a_records_own_system_prompt_stays_first_and_the_same_exchange_is_dropped() -> None:
+    """With its own system prompt, SFT's prompt starts with it and Bucket-SFT's with profile + it; the
+    budget drops the first exchange from both (the one after the system prompt), never the system."""
+    r = record("Fine, the north it is.")
+    r = dataclasses.replace(r, messages=(Message("system", "Be brief."), *r.messages))
+    count = token_counter(tokenizer())
+    max_length = count(
+        [*_profile_prompt(r, keep_history=False), {"role": "assistant", "content": r.response}]
+    )
+    sft, _ = records_to_dataset([r], False, tokenizer=tokenizer(), max_length=max_length)
+    bucket, fit = records_to_dataset([r], True, tokenizer=tokenizer(), max_length=max_length)
+    assert sft[0]["prompt"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "North, cheap."},
+    ]
+    assert (
+        bucket[0]["prompt"][0]["content"].endswith("\n\nBe brief.")
+        and bucket[0]["prompt"][1:] == sft[0]["prompt"][1:]
+    )
+    assert sft[0]["completion"] == bucket[0]["completion"] and fit.history_exchanges_trimmed == {BUCKET: 1}

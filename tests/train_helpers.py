@@ -34,30 +34,34 @@ SIZES = {
 
 
 @functools.cache
-def fixture_train() -> tuple[Record, ...]:
+def fixture_splits() -> dict[str, tuple[Record, ...]]:
+    """The prepared fixture corpus: split name → its records."""
     with tempfile.TemporaryDirectory() as folder:
-        return tuple(
-            prepare_stage(
-                PrepareConfig(sources=[SourceConfig(fixture=0)]),
-                root=Path(folder),
-                out=Path(folder) / "prep",
-                progress=False,
-            ).content.splits["train"]
-        )
+        splits = prepare_stage(
+            PrepareConfig(sources=[SourceConfig(fixture=0)]),
+            root=Path(folder),
+            out=Path(folder) / "prep",
+            progress=False,
+        ).content.splits
+        return {name: tuple(records) for name, records in splits.items()}
 
 
-def unequal_records(sizes: dict[str, int] | None = None) -> list[Record]:
-    """The first n_b fixture train records of each bucket in `sizes`, shortest responses first."""
+def fixture_train() -> tuple[Record, ...]:
+    return fixture_splits()["train"]
+
+
+def unequal_records(sizes: dict[str, int] | None = None, split: str = "train") -> list[Record]:
+    """The first n_b fixture records of `split` in each bucket of `sizes`, shortest responses first."""
     sizes = sizes or SIZES
     by_bucket: dict[str, list[Record]] = defaultdict(list)
-    for record in fixture_train():
+    for record in fixture_splits()[split]:
         by_bucket[str(record.bucket)].append(record)
     out = []
     for bucket, n in sizes.items():
         members = sorted(
             by_bucket[bucket], key=lambda r: len(r.response) + sum(len(m.content) for m in r.messages)
         )
-        assert len(members) >= n, f"fixture bucket {bucket} has {len(members)} < {n} records"
+        assert len(members) >= n, f"fixture {split} bucket {bucket} has {len(members)} < {n} records"
         out.extend(members[:n])
     return out
 
