@@ -39,7 +39,8 @@ from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
 from polyalign.train.config import PLAIN_SFT_ARGS, LoraSettings, PreferenceConfig, TrainConfig
 
-STAGE, STAGE_VERSION = "train", 3  # 2: precision in the key; 3: every method fitted by the profile budget
+# 2: precision in the key; 3: every method fitted by the profile budget; 4: tiny tokenizer learns the profiles
+STAGE, STAGE_VERSION = "train", 4
 SUMMARY_FILE = "training_summary.json"
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
@@ -289,12 +290,16 @@ def load_trainable(model: str | Path) -> Any:
 
 
 def load_model_and_tokenizer(config: TrainConfig, records: list[Any]) -> tuple[Any, Any]:
-    """The tiny offline model (tokenizer trained on the train records), or a pretrained model by name."""
+    """The tiny offline model (tokenizer trained on the train records and their profiles), or a pretrained
+    model by name."""
     if config.model == "tiny":
+        from polyalign.data.prompts import training_profile
         from polyalign.train.tiny import build_tiny
 
-        texts = [m.content for r in records[: config.tiny.tokenizer_texts] for m in r.messages]
-        return build_tiny(texts, config.tiny)
+        chosen = records[: config.tiny.tokenizer_texts]
+        # the profile prompts too, so that a profile costs a few tokens rather than a hundred bytes
+        profiles = [training_profile(r).text() for r in chosen if r.length_units is not None]
+        return build_tiny([*(m.content for r in chosen for m in r.messages), *profiles], config.tiny)
     from transformers import AutoTokenizer
 
     try:
