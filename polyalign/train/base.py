@@ -17,7 +17,7 @@ from polyalign.config import config_hash
 from polyalign.data.prepare import PreparedData
 from polyalign.train.config import BASE, TrainConfig
 
-STAGE, STAGE_VERSION = "base", 1  # the tiny tokenizer learns the profiles too (as train v4)
+STAGE, STAGE_VERSION = "base", 1
 
 
 def base_stage(

@@ -33,6 +33,8 @@ class TinyModelSettings:
     max_position_embeddings: int = 4096
     seed: int = 0  # weight initialisation
     tokenizer_texts: int = 2000  # train records whose messages train the tokenizer
+    tokenizer_profiles: bool = False  # their profile prompts too: a profile then costs a few tokens, not
+    #                                   ~100 byte-level ones (for a tight max_length, as the offline default)
 
 
 @dataclass

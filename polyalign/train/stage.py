@@ -39,8 +39,7 @@ from polyalign.data.prepare import PreparedData
 from polyalign.errors import ConfigError, PolyAlignError
 from polyalign.train.config import PLAIN_SFT_ARGS, LoraSettings, PreferenceConfig, TrainConfig
 
-# 2: precision in the key; 3: every method fitted by the profile budget; 4: tiny tokenizer learns the profiles
-STAGE, STAGE_VERSION = "train", 4
+STAGE, STAGE_VERSION = "train", 3  # 2: precision in the key; 3: every method fitted by the profile budget
 SUMMARY_FILE = "training_summary.json"
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
@@ -290,16 +289,17 @@ def load_trainable(model: str | Path) -> Any:
 
 
 def load_model_and_tokenizer(config: TrainConfig, records: list[Any]) -> tuple[Any, Any]:
-    """The tiny offline model (tokenizer trained on the train records and their profiles), or a pretrained
-    model by name."""
+    """The tiny offline model (tokenizer trained on the train records, and their profiles if asked), or a
+    pretrained model by name."""
     if config.model == "tiny":
         from polyalign.data.prompts import training_profile
         from polyalign.train.tiny import build_tiny
 
         chosen = records[: config.tiny.tokenizer_texts]
-        # the profile prompts too, so that a profile costs a few tokens rather than a hundred bytes
-        profiles = [training_profile(r).text() for r in chosen if r.length_units is not None]
-        return build_tiny([*(m.content for r in chosen for m in r.messages), *profiles], config.tiny)
+        texts = [m.content for r in chosen for m in r.messages]
+        if config.tiny.tokenizer_profiles:
+            texts += [training_profile(r).text() for r in chosen if r.length_units is not None]
+        return build_tiny(texts, config.tiny)
     from transformers import AutoTokenizer
 
     try:
