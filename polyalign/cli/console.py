@@ -354,10 +354,15 @@ def print_findings(folders: list[Any]) -> None:
 
 def quiet_third_party() -> None:
     """Progress bars of dataset maps and weight loading, and libraries' info logs, tell a user nothing to
-    act on; their warnings and errors still show."""
+    act on; their warnings and errors still show, but for one that only libraries can act on."""
+    import warnings
+
     import datasets
     from transformers.utils import logging
 
     datasets.disable_progress_bars()
     logging.disable_progress_bar()
     logging.set_verbosity_warning()
+    # TRL 1.16's DPOTrainer calls a transformers 5 method deprecated for v6: nothing for a user to change
+    deprecated = "`is_gradient_checkpointing` is deprecated"
+    warnings.filterwarnings("ignore", message=deprecated, category=FutureWarning)
