@@ -22,23 +22,25 @@ def screen_lines(output: str) -> list[str]:
 
 @pytest.mark.slow
 def test_run_on_the_offline_default(artifact_home: Path) -> None:
-    """The README's quick start: the whole pipeline on the fixture, with the tiny model, offline; a
-    console of stage headers and short summaries, the trainer's per-bucket logs in a file."""
-    result = runner.invoke(app, ["run"])
+    """The README's quick start on the demo corpus with the tiny model, offline (two of its methods: the
+    whole default is timed by hand, every method runs in test_pipeline.py): a console of stage headers
+    and short summaries, the trainer's per-bucket logs in a file, the findings, then every stage reused."""
+    methods = ["--methods", "bucket_sft,base"]
+    result = runner.invoke(app, ["run", *methods])
     assert result.exit_code == 0, result.output
-    assert "synthetic" in result.output and "kept by split" in result.output and "held-out" in result.output
-    for stage in ("prepare", "reference", "train", "generate", "evaluate"):
-        expected = 2 if stage in ("train", "generate", "evaluate") else 1  # sft and bucket_sft
+    assert "demo corpus" in result.output and "kept by split" in result.output and "held-out" in result.output
+    for stage in ("prepare", "reference", "train", "base", "generate", "evaluate"):
+        expected = 2 if stage in ("generate", "evaluate") else 1  # bucket_sft and base
         assert len(list(artifact_home.glob(f"{stage}/*/manifest.json"))) == expected, stage
     (html,) = artifact_home.glob("report/*/report.html")
-    assert "bucket_sft" in html.read_text(encoding="utf-8")
+    assert "bucket_sft" in html.read_text(encoding="utf-8") and "base" in html.read_text(encoding="utf-8")
     lines = screen_lines(result.output)
     assert len(lines) <= 200 and max(len(line) for line in lines) <= 200, result.output
     assert [line.split("]")[0] for line in lines if line.startswith("[")] == [f"[{i}/9" for i in range(1, 10)]
     assert "bucket_loss/" not in result.output and "headline" in result.output
     for log in artifact_home.glob("train/*/train_log.jsonl"):
         assert "bucket_loss/" in log.read_text(encoding="utf-8")  # every bucket's loss, in the artefact
-    again = runner.invoke(app, ["run"])  # every stage is reused
+    again = runner.invoke(app, ["run", *methods])  # every stage is reused
     assert again.exit_code == 0 and "comparison report" in again.output
     assert again.output.count("\nreused ") == 9 and "every stage reused (9 of 9)" in again.output
 
