@@ -56,8 +56,8 @@ def report_stage(
         parents["judge"] = artifacts.file_sha256(judge_file)
     trainings = {name: Path(trainings[name]) for name in sorted(trainings or {})}
     parents |= {f"training:{name}": training.checksum(folder) for name, folder in trainings.items()}
-    parts = [f"{name}={k}" for name, k in parents.items() if k is not None]  # which run, which input
-    key = artifacts.artifact_key(STAGE, STAGE_VERSION, *parts)
+    identity = [f"{role}={k}" for role, k in parents.items() if k is not None]  # which input in which role
+    key = artifacts.artifact_key(STAGE, STAGE_VERSION, *identity)
     folder = out or root / STAGE / key
 
     def build(target: Path) -> Mapping[str, Any]:

@@ -243,24 +243,22 @@ def _judge_section(judge: dict[str, Any], names: Sequence[str]) -> Section:
 def runs_table(runs: Sequence[Run], trainings: Mapping[str, Training] | None = None) -> Table:
     """One row per run: its model (and training), profile prompt, counts, embedder and folder."""
     trainings = trainings or {}
-    rows = []
-    for run in runs:
-        c = run.results.get("counts", {})
-        training = [training_text(trainings[run.name]) if run.name in trainings else "–"] if trainings else []
-        rows.append(
-            [
-                run.name,
-                model_name(run),
-                *training,
-                str(provenance(run, "profile_mode") or "–"),
-                f"{c.get('evaluated')} / {c.get('records')}",
-                str(c.get("empty", 0)),
-                str(run.results.get("embedder")),
-                str(run.folder),
-            ]
-        )
     head = ["run", "model", *(["training"] if trainings else []), "profile", "evaluated / test", "empty"]
     head += ["embedder", "results"]
+    rows = []
+    for run in runs:
+        c, trained = run.results.get("counts", {}), trainings.get(run.name)
+        row = [run.name, model_name(run)]
+        if trainings:
+            row.append(training_text(trained) if trained else "–")
+        row += [
+            str(provenance(run, "profile_mode") or "–"),
+            f"{c.get('evaluated')} / {c.get('records')}",
+            str(c.get("empty", 0)),
+            str(run.results.get("embedder")),
+            str(run.folder),
+        ]
+        rows.append(row)
     return Table(head, rows, labels=len(head))
 
 
