@@ -220,7 +220,10 @@ def full_run(
         reporter.done("evaluate", evaluated, method)
         generations[method], evaluations[method] = generated, evaluated
     reporter.start("report")
-    report = report_stage([e.folder for e in evaluations.values()], root=root, force=force)
+    trainings = {method: model.folder for method, model in models.items()}
+    report = report_stage(
+        [e.folder for e in evaluations.values()], root=root, force=force, trainings=trainings
+    )
     reporter.done("report", report)
     return FullRun(prepared, reference, models, generations, evaluations, report)
 

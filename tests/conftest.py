@@ -19,6 +19,14 @@ def artifact_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def evaluated_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three evaluate artefacts for the report tests (`eval_helpers.evaluated_runs`), built once."""
+    from eval_helpers import evaluated_runs
+
+    return evaluated_runs(tmp_path_factory.mktemp("evaluated"))
+
+
 @pytest.fixture
 def dev_corpus() -> Path:
     if not (DEV_CORPUS / "train.jsonl").is_file():

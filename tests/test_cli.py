@@ -33,7 +33,8 @@ def test_run_on_the_offline_default(artifact_home: Path) -> None:
         expected = 2 if stage in ("generate", "evaluate") else 1  # bucket_sft and base
         assert len(list(artifact_home.glob(f"{stage}/*/manifest.json"))) == expected, stage
     (html,) = artifact_home.glob("report/*/report.html")
-    assert "bucket_sft" in html.read_text(encoding="utf-8") and "base" in html.read_text(encoding="utf-8")
+    page = html.read_text(encoding="utf-8")
+    assert "base" in page and "<h3>bucket_sft: bucket_sft, " in page  # its training curves
     lines = screen_lines(result.output)
     assert len(lines) <= 200 and max(len(line) for line in lines) <= 200, result.output
     assert [line.split("]")[0] for line in lines if line.startswith("[")] == [f"[{i}/9" for i in range(1, 10)]

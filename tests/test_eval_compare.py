@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from polyalign.evaluate import registry
-from polyalign.evaluate.compare import Run, cell_difference, comparison, goodness, paired
+from polyalign.evaluate.compare import (
+    Run,
+    by_design,
+    cell_difference,
+    comparison,
+    goodness,
+    like_for_like,
+    paired,
+)
 from polyalign.evaluate.registry import METRICS, get_metric
 from polyalign.evaluate.results import MACRO
 
@@ -107,3 +115,77 @@ def test_heatmap_orientation_agrees_with_the_registry(name: str) -> None:
     grid = [0.0, 0.2, 0.45, 0.5, 0.7, 1.0]
     for a, b in itertools.permutations(grid, 2):
         assert (goodness(metric, a, human) > goodness(metric, b, human)) == metric.better(a, b, human), (a, b)
+
+
+def _generated(name: str, profile: str = "off", **changes) -> Run:
+    """A run on the shared records with provenance as `evaluate` stores it: its model, the generate
+    stage's settings (`changes` override them) and the evaluation settings."""
+    decoding = {"do_sample": True, "max_new_tokens": 48, "seed": 0, "temperature": 0.7}
+    config = {"model": f"/m/{name}", "profile": profile, "decoding": decoding, "max_prompt_tokens": 3072}
+    config |= {"batch_size": 64, "split": "test"}
+    evaluation = {"embedder": "hashing", "bootstrap": 100, "seed": 0, "allow_missing": False}
+    results = {
+        "run": name,
+        "buckets": {BUCKET: {"ids_sha256": "same records"}},
+        "counts": {"partial": False},
+        "config": evaluation | changes.pop("evaluation", {}),
+        "provenance": {
+            "decoding": changes.pop("decoding", decoding),
+            "model": {"path": f"/m/{name}", "key": f"{name}-key", "stage": "train"},
+            "generate": {"config": config | changes},
+        },
+    }
+    return Run(name, Path(name), results, {"metrics": {}, "seed": 0})
+
+
+def test_the_methods_own_choices_are_no_mismatch_but_a_design_note() -> None:
+    """Each method's model, its profile prompt on or off and the batch size differ: like for like."""
+    runs = [
+        _generated("sft"),
+        _generated("bucket_sft", "sample", batch_size=8),
+        _generated("hdpo", "sample"),
+        _generated("base"),
+    ]
+    assert like_for_like(runs) == []
+    assert by_design(runs) == [
+        "profile prompt: off for sft, base; on (sample) for bucket_sft, hdpo",
+        "model: sft: train artefact sft-key; bucket_sft: train artefact bucket_s; "
+        "hdpo: train artefact hdpo-key; base: train artefact base-key",
+    ]
+    methods = {"sft": "sft", "bucket_sft": "bucket_sft", "hdpo": "hdpo from bucket_sft"}
+    assert by_design(runs, methods)[1] == (
+        "training method: sft for sft; bucket_sft for bucket_sft; hdpo from bucket_sft for hdpo; "
+        "none given for base"
+    )
+    assert by_design(runs[:1]) == []
+
+
+@pytest.mark.parametrize(
+    ("run", "note"),
+    [
+        (_generated("b", decoding={"temperature": 1.0}), "b used other decoding settings than a"),
+        (_generated("b", max_prompt_tokens=512), "b was generated with max_prompt_tokens 512, a with 3072"),
+        (_generated("b", split="val"), "b was generated with split 'val', a with 'test'"),
+        (_generated("b", evaluation={"bootstrap": 50}), "b was evaluated with bootstrap 50, a with 100"),
+        (
+            _generated("b", "120"),
+            "the runs prompted with the profile used different profile modes (b: 120; c: sample)",
+        ),
+    ],
+)
+def test_real_mismatches_are_named(run: Run, note: str) -> None:
+    runs = [_generated("a"), run, _generated("c", "sample")]
+    assert [n for n in like_for_like(runs) if n.startswith(note)], like_for_like(runs)
+
+
+def test_partial_runs_other_records_and_missing_draws_are_named() -> None:
+    partial, other, bare = _generated("partial"), _generated("other"), _generated("bare")
+    partial.results["counts"] = {"partial": True, "missing": 3}
+    other.results["buckets"] = {BUCKET: {"ids_sha256": "other records"}}
+    bare.draws = {}
+    notes = like_for_like([_generated("a"), partial, other, bare])
+    assert notes == [
+        "other was evaluated on other test records than a: no paired differences",
+        "partial is partial: 3 test records have no generation",
+        "bare stores no bootstrap draws (draws.json): its paired differences have no interval",
+    ]

@@ -11,17 +11,11 @@ import shutil
 import subprocess
 
 import pytest
-from eval_helpers import EDGES, fast_config, small_fixture
 
 from polyalign import artifacts
 from polyalign.errors import InputError, PolyAlignError
 from polyalign.evaluate import registry
 from polyalign.evaluate.compare import load_runs
-from polyalign.evaluate.degrade import degrade
-from polyalign.evaluate.engine import evaluate_generations
-from polyalign.evaluate.generations import Generations, human_generations
-from polyalign.evaluate.results import write_results
-from polyalign.reference.embedders import load_embedder
 from polyalign.report.stage import report_stage
 
 CHROMIUM_FLAGS = [
@@ -35,46 +29,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+@pytest.fixture
+def runs(evaluated_runs):
     """Three evaluated runs on the same test records: human gold, templated, and a partial run."""
-    tmp = tmp_path_factory.mktemp("report")
-    prepared, reference = small_fixture(str(tmp))
-    test = prepared.splits["test"]
-    embedder = load_embedder("hashing")
-    gold = human_generations(test)
-    variants = {
-        "gold": (gold, fast_config()),
-        "templated": (
-            Generations(degrade(test, gold.responses, "templated"), {"method": "templated"}),
-            fast_config(),
-        ),
-        "partial": (
-            Generations({r.id: r.response[:40] for r in test[:150]}, {}),
-            fast_config(allow_missing=True),
-        ),
-    }
-    folders = []
-    for name, (generations, config) in variants.items():
-        result = evaluate_generations(
-            test,
-            generations,
-            reference,
-            config,
-            edges=EDGES,
-            embedder=embedder,
-            train_records=prepared.splits["train"],
-            name=name,
-        )
-        folder = tmp / name
-
-        def build(target, result=result):
-            write_results(target, result)
-            return {"run": result.results["run"]}
-
-        artifacts.run_stage("evaluate", 1, name, folder, build, lambda f: f)  # key: the run name
-        folders.append(folder)
-    return folders
+    return evaluated_runs
 
 
 def test_report_sections_and_paired_differences(runs, tmp_path):
@@ -104,12 +62,18 @@ def test_report_sections_and_paired_differences(runs, tmp_path):
     for metric in registry.METRICS.values():  # the glossary line of every metric, from its registry entry
         assert metric.blind_to in markdown and html.escape(metric.blind_to) in page, metric.name
         assert metric.floor in markdown and html.escape(metric.floor) in page, metric.name
-    assert "## Metric glossary" in markdown and "borrowed: own" in markdown
+    order = [markdown.index(f"## {s}") for s in ("Metric glossary", "Runs", "Macro-averages", "Paired")]
+    assert order == sorted(order) and "borrowed: own" in markdown  # the glossary before any result
     assert "record-weighted mean" in markdown and "; w " in markdown
+    assert "| metric | templated − gold | partial − gold |" in markdown and "`en\\|single" in markdown
+    em = _markdown_rows(markdown, "| metric | group | dir | gold", head=True)[0]
     assert (
-        "## Paired differences" in markdown
-        and "### templated − gold" in markdown
-        and "`en\\|single" in markdown
+        em[-1] == "—¹"
+        and "¹ no human value: utility compares each answer with the human answer itself" in markdown
+    )
+    hcr = _markdown_rows(markdown, "| metric | group | dir | gold", head=True)[5]
+    assert hcr[0] == "hcr_all" and re.fullmatch(
+        r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]; w \d\.\d{3}|w \d\.\d{3}", hcr[-1]
     )
 
 
@@ -124,9 +88,9 @@ def test_report_takes_every_direction_from_the_registry(runs, tmp_path, monkeypa
 
 
 def test_report_stage_writes_a_manifest_under_the_root_and_is_reused(runs, tmp_path):
-    """Key = artifact_key("report", 1, evaluate keys in order), as `pipeline.full_run` has always named it."""
+    """Key = artifact_key("report", 2, each parent as role=key, the evaluate artefacts in order)."""
     first = report_stage(runs[:2], root=tmp_path)
-    key = artifacts.artifact_key("report", 1, "gold", "templated")  # the fixture's evaluate keys are names
+    key = artifacts.artifact_key("report", 2, "evaluate:0=gold", "evaluate:1=templated")  # keys are names
     assert first.folder == tmp_path / "report" / key and first.key == key and not first.reused
     assert first.manifest["parents"] == {"evaluate:0": "gold", "evaluate:1": "templated"}
     assert first.manifest["runs"] == ["gold", "templated"] and first.content.html.is_file()
@@ -150,10 +114,12 @@ def test_identical_runs_differ_by_exactly_zero(runs, tmp_path):
     assert macro["diff"] == 0 and macro["low"] == 0 and macro["high"] == 0
 
 
-def _markdown_rows(markdown: str, caption: str) -> list[list[str]]:
-    """The body rows of the Markdown table under `### <caption>...`, split into cells."""
+def _markdown_rows(markdown: str, caption: str, head: bool = False) -> list[list[str]]:
+    """The body rows of the Markdown table under `### <caption>...` (or whose header starts with
+    `caption`, with `head`), split into cells."""
     lines = markdown.split("\n")
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"### {caption}")) + 4
+    first = caption if head else f"### {caption}"
+    start = next(i for i, line in enumerate(lines) if line.startswith(first)) + (2 if head else 4)
     rows = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
     return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
 

@@ -9,6 +9,7 @@ import typer
 
 from polyalign.cli.common import ConfigOption, OutOption, load_config, user_errors
 from polyalign.cli.console import console, print_key, print_results
+from polyalign.errors import PolyAlignError
 
 
 @user_errors
@@ -71,15 +72,38 @@ def report(
         ),
     ] = None,
     judge: Annotated[Path | None, typer.Option(help="Judge results (judge.json or its folder).")] = None,
+    training: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=FOLDER: the training artefact of run NAME's model, whose loss curves the report "
+            "plots (repeat per run)."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Render again even if an identical artefact exists.")] = False,
 ) -> None:
     """Compare evaluated runs: self-contained HTML and Markdown report with paired differences and plots."""
     from polyalign.config import artifact_root
     from polyalign.report.stage import report_stage
 
-    artifact = report_stage(results, root=artifact_root(), out=out, judge=judge, force=force)
+    trainings = named_folders(training or [], "--training")
+    artifact = report_stage(
+        results, root=artifact_root(), out=out, judge=judge, trainings=trainings, force=force
+    )
     print_key("report", artifact.key, artifact.reused)
     console.print(f"report: [bold]{artifact.content.html}[/] and {artifact.content.markdown}")
+
+
+def named_folders(values: list[str], option: str) -> dict[str, Path]:
+    """`NAME=FOLDER` values as a mapping; a malformed or repeated name is refused."""
+    out: dict[str, Path] = {}
+    for value in values:
+        name, sep, folder = value.partition("=")
+        if not sep or not name or not folder:
+            raise PolyAlignError(f"{option} {value!r}: give NAME=FOLDER (a run's name, its training folder)")
+        if name in out:
+            raise PolyAlignError(f"{option} names {name!r} twice: give one folder per run")
+        out[name] = Path(folder)
+    return out
 
 
 @user_errors

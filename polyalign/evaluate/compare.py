@@ -10,7 +10,7 @@ noise band. Metric directions come from the registry.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,8 +83,18 @@ def _refuse_damaged(results: dict[str, Any], folder: Path) -> None:
                 refuse(f"'metrics.{name}.{part}' holds an entry that is not a JSON object")
 
 
+# Generation settings a method chooses by design (its own model, the profile prompt on or off; `by_design`
+# lists them), and those compared elsewhere or changing no output: never a like-for-like mismatch.
+BY_DESIGN = ("model", "profile")
+NOT_COMPARED = ("decoding", "batch_size")  # decoding: from the generation rows themselves (provenance)
+# Evaluation settings that are no mismatch: allow_missing's effect, a partial run, is named as such.
+EVAL_NOT_COMPARED = ("allow_missing",)
+
+
 def like_for_like(runs: Sequence[Run]) -> list[str]:
-    """Reasons the runs are not compared like for like (empty when they are)."""
+    """Reasons the runs are not compared like for like (empty when they are): other test records, decoding,
+    generation settings (prompt truncation among them) or evaluation settings than the first run, partial
+    generations, missing draws. What a method chooses by design is none of them (`by_design`)."""
     notes = []
     base = runs[0]
     for run in runs[1:]:
@@ -92,14 +102,17 @@ def like_for_like(runs: Sequence[Run]) -> list[str]:
             notes.append(
                 f"{run.name} was evaluated on other test records than {base.name}: no paired differences"
             )
-        for what in ("decoding", "profile_mode"):
-            a, b = provenance(base, what), provenance(run, what)
-            if a is not None and b is not None and a != b:
-                notes.append(f"{run.name} used other {what} settings than {base.name} ({b} vs {a})")
-        for what in ("seed", "bootstrap", "embedder"):
-            a, b = base.results.get("config", {}).get(what), run.results.get("config", {}).get(what)
-            if a != b:
-                notes.append(f"{run.name} was evaluated with {what} {b!r}, {base.name} with {a!r}")
+        a, b = provenance(base, "decoding"), provenance(run, "decoding")
+        if a is not None and b is not None and a != b:
+            notes.append(f"{run.name} used other decoding settings than {base.name} ({b} vs {a})")
+        for what, (a, b) in _differing(_generate_settings(base), _generate_settings(run)):
+            notes.append(f"{run.name} was generated with {what} {b!r}, {base.name} with {a!r}")
+        for what, (a, b) in _differing(_eval_settings(base), _eval_settings(run)):
+            notes.append(f"{run.name} was evaluated with {what} {b!r}, {base.name} with {a!r}")
+    prompted = {r.name: provenance(r, "profile_mode") for r in runs if _profile_on(r)}
+    if len(set(map(str, prompted.values()))) > 1:
+        modes = "; ".join(f"{name}: {mode}" for name, mode in prompted.items())
+        notes.append(f"the runs prompted with the profile used different profile modes ({modes})")
     for run in runs:
         if not run.draws:
             notes.append(
@@ -111,6 +124,65 @@ def like_for_like(runs: Sequence[Run]) -> list[str]:
                 "have no generation"
             )
     return notes
+
+
+def by_design(runs: Sequence[Run], methods: Mapping[str, str] | None = None) -> list[str]:
+    """What differs between the runs because each method chooses it: the profile prompt on or off, and
+    the training method (`methods`: run name → its method in words) or, without one, the model each run
+    generates with. `like_for_like` does not count them."""
+    profiles: dict[str, str] = {}
+    for run in runs:
+        mode = provenance(run, "profile_mode")
+        if mode is not None:
+            profiles[run.name] = "off" if mode == "off" else f"on ({mode})"
+    lines = [f"profile prompt: {grouped(profiles)}"] if len(set(profiles.values())) > 1 else []
+    if methods:
+        lines.append(f"training method: {grouped({r.name: methods.get(r.name, 'none given') for r in runs})}")
+    elif len({model_name(r) for r in runs}) > 1:
+        lines.append("model: " + "; ".join(f"{r.name}: {model_name(r)}" for r in runs))
+    return lines
+
+
+def grouped(values: Mapping[str, str]) -> str:
+    """`on (sample) for bucket_sft, hdpo; off for sft, base`: the runs (keys) sharing each value."""
+    groups: dict[str, list[str]] = {}
+    for name, value in values.items():
+        groups.setdefault(value, []).append(name)
+    return "; ".join(f"{value} for {', '.join(names)}" for value, names in groups.items())
+
+
+def _differing(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[tuple[str, tuple[Any, Any]]]:
+    """The settings whose values differ between two runs' settings (none when either run has none)."""
+    if a is None or b is None:
+        return []
+    return [(k, (a.get(k), b.get(k))) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def _generate_settings(run: Run) -> dict[str, Any] | None:
+    """The generate stage's settings of a run, less those a method chooses and those compared elsewhere."""
+    config = (run.results.get("provenance", {}).get("generate") or {}).get("config")
+    if not isinstance(config, dict):
+        return None
+    return {k: v for k, v in config.items() if k not in (*BY_DESIGN, *NOT_COMPARED)}
+
+
+def _eval_settings(run: Run) -> dict[str, Any]:
+    config = run.results.get("config", {})
+    return {k: v for k, v in config.items() if k not in EVAL_NOT_COMPARED}
+
+
+def _profile_on(run: Run) -> bool:
+    return provenance(run, "profile_mode") not in (None, "off")
+
+
+def model_name(run: Run) -> str:
+    """A run's model in a few words: its artefact's stage and short key, or its path or method."""
+    model = provenance(run, "model")
+    if isinstance(model, dict):
+        if model.get("stage") and model.get("key"):
+            return f"{model['stage']} artefact {str(model['key'])[:8]}"
+        model = model.get("path")
+    return str(model or provenance(run, "method") or "not recorded")
 
 
 def _ids(run: Run) -> dict[str, str]:

@@ -2,7 +2,8 @@
 failures it is known not to see), written from the registry entries so that the report and the README
 say the same thing.
 
-`rows` gives the lines as table cells (the report lays them out); `markdown` the README's table;
+`rows` gives the lines as table cells (the report lays them out); `no_human` why a metric has no human
+value beside the runs' (the report's footnote); `markdown` the README's table;
 `python -m polyalign.evaluate.glossary README.md` rewrites the README section between its markers.
 Reads nothing but the registry; the command writes only the file it is given.
 """
@@ -35,6 +36,17 @@ def rows(metrics: Iterable[Metric] | None = None) -> list[list[str]]:
     """One row per metric (every registered one by default), in registry order."""
     chosen = METRICS.values() if metrics is None else metrics
     return [[m.name, m.description, direction(m), m.floor, blind_text(m)] for m in chosen]
+
+
+def no_human(metric: Metric) -> str:
+    """Why the report's human column is empty for `metric`, from its registry entry."""
+    if metric.needs_gold:
+        return f"{metric.group} compares each answer with the human answer itself"
+    if metric.group == "judge":
+        return "the judge scored the runs' answers only"
+    if metric.kind == "cell":
+        return f"read each context cell against {metric.floor} (C-{metric.name.upper()} table)"
+    return f"it compares the model's responses with the humans' directly; read it against {metric.floor}"
 
 
 def blind_text(metric: Metric) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from polyalign.data.bucket_report import table_code
-from polyalign.report.tables import Figure, Heading, Notes, Section, Table
+from polyalign.report.tables import Block, Figure, Notes, Section, Table
 
 
 def render(title: str, runs: Sequence[str], sections: Sequence[Section]) -> str:
@@ -16,17 +16,15 @@ def render(title: str, runs: Sequence[str], sections: Sequence[Section]) -> str:
         lines += [f"## {section.title}", ""]
         for block in section.blocks:
             lines += _block(block)
-    lines += ["Plots (length histograms, heatmap, embedding map) are in report.html.", ""]
+    lines += ["Plots (training curves, heatmap, length histograms, embedding map) are in report.html.", ""]
     return "\n".join(lines)
 
 
-def _block(block: str | Table | Notes | Heading | Figure) -> list[str]:
+def _block(block: Block) -> list[str]:
     if isinstance(block, Table):
         return table(block)
     if isinstance(block, Notes):
         return [f"**{block.title}**", "", *[f"- {item}" for item in block.items], ""]
-    if isinstance(block, Heading):
-        return [f"### {block.text}", ""]
     if isinstance(block, Figure):
         return []
     return [block, ""]
@@ -44,4 +42,4 @@ def table(model: Table) -> list[str]:
         "|" + "".join(" --- |" if c < model.labels else " ---: |" for c in range(len(model.head))),
     ]
     lines += ["| " + " | ".join(cell(text, c) for c, text in enumerate(row)) + " |" for row in model.rows]
-    return [*lines, ""]
+    return [*lines, "", *[line for note in model.notes for line in (note, "")]]

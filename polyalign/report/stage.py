@@ -1,8 +1,9 @@
 """The report stage: the comparison of evaluated runs as an artefact (report.html, .md, comparison.json).
 
-Reads only evaluate artefacts (and, optionally, a judge results file); it recomputes no metric. Its key
-hashes the evaluate artefacts' keys in order (the first run is the baseline) and the judge file's checksum,
-so the same runs give the same folder, `root/report/<key>`, reused when complete.
+Reads only evaluate artefacts (and, optionally, a judge results file and the training artefacts of the
+runs' models, whose loss curves it plots); it recomputes no metric. Its key hashes the evaluate artefacts'
+keys in order (the first run is the baseline), the judge file's checksum and each training summary's
+checksum, so the same runs give the same folder, `root/report/<key>`, reused when complete.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from polyalign import artifacts
 from polyalign.artifacts import Artifact
 from polyalign.errors import InputError, PolyAlignError
 from polyalign.evaluate.compare import comparison, load_runs
-from polyalign.report import html, markdown
+from polyalign.report import html, markdown, training
 from polyalign.report.tables import sections
 
-STAGE, STAGE_VERSION = "report", 1
+STAGE, STAGE_VERSION = "report", 2  # 2: glossary first, human column, design note, training curves
 TITLE = "PolyAlign evaluation report"
 
 
@@ -40,8 +41,12 @@ def report_stage(
     out: Path | None = None,
     force: bool = False,
     judge: Path | None = None,
+    trainings: Mapping[str, Path] | None = None,
 ) -> Artifact[ReportFiles]:
-    """Compare evaluate artefacts (the first is the baseline) into `out or root/report/<key>`."""
+    """Compare evaluate artefacts (the first is the baseline) into `out or root/report/<key>`.
+
+    `trainings`: run name → the training artefact folder of that run's model (none for an untrained one),
+    whose loss terms the report plots against step."""
     if not evaluations:
         raise PolyAlignError("give at least one evaluate artefact folder (polyalign evaluate ...)")
     folders = [Path(f) for f in evaluations]
@@ -49,14 +54,17 @@ def report_stage(
     judge_file = _judge_file(judge) if judge is not None else None
     if judge_file is not None:
         parents["judge"] = artifacts.file_sha256(judge_file)
-    key = artifacts.artifact_key(STAGE, STAGE_VERSION, *[k for k in parents.values() if k is not None])
+    trainings = {name: Path(trainings[name]) for name in sorted(trainings or {})}
+    parents |= {f"training:{name}": training.checksum(folder) for name, folder in trainings.items()}
+    identity = [f"{role}={k}" for role, k in parents.items() if k is not None]  # which input in which role
+    key = artifacts.artifact_key(STAGE, STAGE_VERSION, *identity)
     folder = out or root / STAGE / key
 
     def build(target: Path) -> Mapping[str, Any]:
         runs = load_runs(folders)
         judged = json.loads(judge_file.read_text(encoding="utf-8")) if judge_file is not None else None
-        comp = comparison(runs)
-        parts, names = sections(runs, comp, judged), [r.name for r in runs]
+        comp, names = comparison(runs), [r.name for r in runs]
+        parts = sections(runs, comp, judged, training.open_trainings(trainings, names))
         (target / "report.html").write_text(html.render(TITLE, names, parts), encoding="utf-8")
         (target / "report.md").write_text(markdown.render(TITLE, names, parts), encoding="utf-8")
         artifacts.write_json(target / "comparison.json", comp)

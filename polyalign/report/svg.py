@@ -1,20 +1,24 @@
-"""The report's plots as inline SVG: metric × bucket heatmaps, length histograms, embedding maps."""
+"""The report's plots as inline SVG: metric × bucket heatmaps, length histograms, embedding maps and
+training curves. A plot wider than the page (a heatmap over many buckets) sits in its own horizontal
+scroll box (`SCROLL`), so the page itself never scrolls sideways."""
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from polyalign.data.buckets import BucketKey
 from polyalign.evaluate.compare import Run, compared_metrics, goodness
+from polyalign.report.training import Training
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 HUMAN_COLOUR = "#7f7f7f"
 ARROWS = {"higher": "↑", "lower": "↓", "closer_to_human": "≈H"}  # direction marks, plots and tables
+SCROLL = "<div class='scroll'>{}</div>"  # a horizontal scroll box (CSS in html.py)
 
 
 def colour(i: int) -> str:
@@ -75,7 +79,7 @@ def heatmaps_html(runs: Sequence[Run]) -> str:
                     f"<text x='{x + cell_w / 2}' y='{y + 12}' text-anchor='middle' font-size='8'>{_short(entry['value'])}</text>"
                 )
         parts.append("</svg>")
-        out.append(f"<h3>{html.escape(run.name)}</h3>" + "".join(parts))
+        out.append(f"<h3>{html.escape(run.name)}</h3>" + SCROLL.format("".join(parts)))
     return (
         "".join(out)
         + "<p>Colour per metric row, shared by all runs: green is better, red worse (grey: n/a).</p>"
@@ -194,5 +198,52 @@ def _map_svg(emap: dict[str, Any], colour: str) -> str:
             parts.append(
                 f"<circle cx='{pad + (x - x0) * sx:.1f}' cy='{size - pad - (y - y0) * sy:.1f}' r='2.2' fill='{fill}' opacity='0.6'/>"
             )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def curves_html(names: Sequence[str], trainings: Mapping[str, Training], titles: Mapping[str, str]) -> str:
+    """Per run (in its colour), every loss term of its training against step, one small chart each."""
+    blocks = []
+    for i, name in enumerate(names):
+        training = trainings.get(name)
+        if training is None:
+            blocks.append(
+                f"<p>{html.escape(name)}: no training given (an untrained model, or no --training).</p>"
+            )
+            continue
+        figures = [
+            f"<figure>{_line_svg(points, colour(i))}<figcaption>{html.escape(term)}</figcaption></figure>"
+            for term, points in training.curves.items()
+        ]
+        body = "".join(figures) or "<p>No loss was logged.</p>"
+        blocks.append(
+            f"<h3>{html.escape(name)}: {html.escape(titles[name])}</h3><div class='grid'>{body}</div>"
+        )
+    return (
+        "".join(blocks)
+        + "<p>Each logged value against the optimiser step (one point per logging interval).</p>"
+    )
+
+
+def _line_svg(points: Sequence[tuple[int, float]], colour: str) -> str:
+    """A line of (step, value) points with its first and last step and its value range marked."""
+    width, height, left, pad = 220, 110, 40, 14
+    steps, values = [p[0] for p in points], [p[1] for p in points]
+    x0, x1, y0, y1 = min(steps), max(steps), min(values), max(values)
+    sx, sy = (width - left - pad) / ((x1 - x0) or 1), (height - 2 * pad) / ((y1 - y0) or 1)
+    xy = [(left + (x - x0) * sx, height - pad - (y - y0) * sy) for x, y in points]
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='8' font-family='sans-serif'>",
+        f"<line x1='{left}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#999'/>",
+        f"<line x1='{left}' y1='{pad}' x2='{left}' y2='{height - pad}' stroke='#999'/>",
+        f"<text x='{left - 3}' y='{pad + 3}' text-anchor='end'>{y1:.3g}</text>",
+        f"<text x='{left - 3}' y='{height - pad}' text-anchor='end'>{y0:.3g}</text>",
+        f"<text x='{left}' y='{height - 3}'>{x0}</text>",
+        f"<text x='{width - pad}' y='{height - 3}' text-anchor='end'>{x1}</text>",
+        f"<polyline points='{' '.join(f'{x:.1f},{y:.1f}' for x, y in xy)}' fill='none' stroke='{colour}' stroke-width='1.6'/>",
+    ]
+    if len(xy) < 3:  # a line of one or two points is hard to see: mark them
+        parts += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2' fill='{colour}'/>" for x, y in xy]
     parts.append("</svg>")
     return "".join(parts)

@@ -1,16 +1,16 @@
 """The report's content as one model, laid out by both backends: sections of paragraphs, notes and tables.
 
-`sections` reads the runs and their comparison and returns every section of the report; `markdown.py` and
-`html.py` only lay the model out, so each table (the macro table with its human value, the paired
-differences, C-MAUVE with its noise band, the per-bucket tables, the judge scores, the n/a list) is built
-once. Plots are HTML fragments from `svg.py`, in sections marked `plots` that the Markdown report leaves out.
+`sections` reads the runs, their comparison, the judge's scores and the runs' trainings and returns every
+section of the report; `markdown.py` and `html.py` only lay the model out, so each table (the glossary,
+the macro table with its human column, the paired differences, C-MAUVE with its noise band, the
+per-bucket tables, the judge scores, the n/a list) is built once. Plots are HTML fragments from `svg.py`,
+in sections marked `plots` that the Markdown report leaves out.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,23 +18,30 @@ from polyalign.data.buckets import BucketKey
 from polyalign.evaluate import glossary
 from polyalign.evaluate.compare import (
     Run,
+    by_design,
     compared_metrics,
+    grouped,
     like_for_like,
     metric_buckets,
     metric_cells,
+    model_name,
     provenance,
     target,
 )
-from polyalign.evaluate.registry import Metric
+from polyalign.evaluate.registry import Metric, get_metric
 from polyalign.report import svg
 from polyalign.report.svg import ARROWS
+from polyalign.report.training import Training
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 @dataclass(frozen=True)
 class Table:
     """Header and rows of cell text. `labels`: how many leading columns hold labels (the rest are numbers,
     right-aligned in Markdown); `keys`: columns of bucket or cell keys (code in Markdown); `marks`: a class
-    per cell ("better", "worse" or ""), coloured in HTML; `caption`: a title folded over the table."""
+    per cell ("better", "worse" or ""), coloured in HTML; `caption`: a title folded over the table;
+    `notes`: its numbered footnotes (`Footnotes`)."""
 
     head: list[str]
     rows: list[list[str]]
@@ -42,19 +49,32 @@ class Table:
     keys: tuple[int, ...] = ()
     marks: list[list[str]] | None = None
     caption: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class Footnotes:
+    """A table's numbered footnotes, so that a reason shared by many cells is written once."""
+
+    texts: list[str] = field(default_factory=list)
+
+    def mark(self, text: str) -> str:
+        """The superscript number of `text`, numbered on first use."""
+        if text not in self.texts:
+            self.texts.append(text)
+        return str(self.texts.index(text) + 1).translate(SUPERSCRIPTS)
+
+    def lines(self) -> tuple[str, ...]:
+        return tuple(f"{str(i).translate(SUPERSCRIPTS)} {text}" for i, text in enumerate(self.texts, 1))
 
 
 @dataclass(frozen=True)
 class Notes:
-    """A highlighted list (the like-for-like warnings)."""
+    """A list set apart: a warning (the like-for-like mismatches), or a neutral note."""
 
     title: str
     items: list[str]
-
-
-@dataclass(frozen=True)
-class Heading:
-    text: str
+    warning: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,7 +84,7 @@ class Figure:
     html: str
 
 
-Block = str | Table | Notes | Heading | Figure
+Block = str | Table | Notes | Figure
 
 
 @dataclass(frozen=True)
@@ -74,24 +94,36 @@ class Section:
     plots: bool = False  # figures only: left out of the Markdown report
 
 
-def sections(runs: Sequence[Run], comp: dict[str, Any], judge: dict[str, Any] | None = None) -> list[Section]:
-    """Every section of the report, in page order."""
+def sections(
+    runs: Sequence[Run],
+    comp: dict[str, Any],
+    judge: dict[str, Any] | None = None,
+    trainings: Mapping[str, Training] | None = None,
+) -> list[Section]:
+    """Every section of the report, in page order: what the metrics mean first, then the results."""
+    metrics, names, trainings = compared_metrics(runs), [r.name for r in runs], trainings or {}
     out = [
-        _runs_section(runs, comp),
+        Section("Metric glossary", [glossary_table(metrics)]),
+        _runs_section(runs, comp, trainings),
         Section("Macro-averages", [macro_table(runs), _macro_note(runs)]),
-        Section("Metric glossary", [glossary_table(compared_metrics(runs))]),
+    ]
+    if judge:
+        out.append(_judge_section(judge, names))
+    out += [
         _paired_section(runs, comp),
-        *[_cell_section(runs, m) for m in compared_metrics(runs) if m.kind == "cell"],
+        *[_cell_section(runs, m) for m in metrics if m.kind == "cell"],
+    ]
+    if trainings:
+        titles = {name: training_text(t) for name, t in trainings.items()}
+        curves = svg.curves_html(names, trainings, titles)
+        out.append(Section("Training curves", [Figure(curves)], plots=True))
+    out += [
         Section("Heatmap: metric × bucket", [Figure(svg.heatmaps_html(runs))], plots=True),
         Section("Length histograms per bucket", [Figure(svg.histograms_html(runs))], plots=True),
         Section("Embedding map", [Figure(svg.maps_html(runs))], plots=True),
-        Section(
-            "Per-bucket tables", [bucket_table(runs, m) for m in compared_metrics(runs) if m.kind != "cell"]
-        ),
+        Section("Per-bucket tables", [bucket_table(runs, m) for m in metrics if m.kind != "cell"]),
         Section("Generations by their own length", [own_length_table(runs)]),
     ]
-    if judge:
-        out.append(_judge_section(judge))
     na = na_table(runs)
     out.append(Section("n/a and warnings", [na] if na.rows else ["None."]))
     return out
@@ -112,8 +144,8 @@ def _macro_note(runs: Sequence[Run]) -> str:
     return (
         f"↑ higher is better, ↓ lower is better, ≈H closer to the human value is better{ideals}. "
         f"Intervals: 95% bootstrap over records; macro = unweighted mean over the buckets{counted}, "
-        "beside it (w) the record-weighted mean over every bucket; human = the same statistic of the human "
-        "side (its floor), macro / weighted."
+        "beside it (w) the record-weighted mean over every bucket; human = the same statistics of the "
+        "human side (its floor)."
     )
 
 
@@ -131,21 +163,51 @@ def _ideals(metrics: Sequence[Metric]) -> list[tuple[str, float]]:
 # ------------------------------------------------------------------------------------------- sections
 
 
-def _runs_section(runs: Sequence[Run], comp: dict[str, Any]) -> Section:
-    blocks: list[Block] = [runs_table(runs), f"Baseline of the paired differences: {comp['baseline']}."]
-    notes = like_for_like(runs)
-    if notes:
-        blocks.append(Notes("Not like for like:", notes))
+def _runs_section(runs: Sequence[Run], comp: dict[str, Any], trainings: Mapping[str, Training]) -> Section:
+    blocks: list[Block] = [
+        runs_table(runs, trainings),
+        _decoding_text(runs),
+        f"Baseline of the paired differences: {comp['baseline']} (the first run).",
+    ]
+    methods = {name: method_text(t) for name, t in trainings.items()}
+    design = by_design(runs, methods)
+    if design:
+        blocks.append(Notes("What differs between the runs by design:", design, warning=False))
+    mismatches = like_for_like(runs)
+    if mismatches:
+        blocks.append(Notes("Not like for like:", mismatches))
     return Section("Runs", blocks)
+
+
+def _decoding_text(runs: Sequence[Run]) -> str:
+    """The decoding settings once for the runs that share them (a difference is also a warning)."""
+    settings = {
+        r.name: ", ".join(f"{k} {v}" for k, v in sorted((provenance(r, "decoding") or {}).items()))
+        or "not recorded"
+        for r in runs
+    }
+    if len(set(settings.values())) == 1:
+        return f"Decoding (every run): {next(iter(settings.values()))}."
+    return f"Decoding: {grouped(settings)}."
+
+
+def method_text(training: Training) -> str:
+    """`hdpo from bucket_sft`: a training method, with the policy it started from."""
+    start = training.summary.get("start_method")
+    return f"{training.summary.get('method')}" + (f" from {start}" if start else "")
+
+
+def training_text(training: Training) -> str:
+    """`hdpo from bucket_sft, 120 steps, mean loss 0.693`: a training in a few words."""
+    summary = training.summary
+    steps, loss = summary.get("global_step"), fmt(summary.get("train_loss"))
+    return f"{method_text(training)}, {steps} steps, mean loss {loss}"
 
 
 def _paired_section(runs: Sequence[Run], comp: dict[str, Any]) -> Section:
     if len(runs) < 2:
         return Section("Paired differences", ["One run: nothing to compare."])
-    blocks: list[Block] = []
-    for name, per_metric in comp["runs"].items():
-        blocks += [Heading(f"{name} − {comp['baseline']}"), paired_table(per_metric)]
-    return Section("Paired differences", [*blocks, _paired_note(compared_metrics(runs))])
+    return Section("Paired differences", [paired_table(comp), _paired_note(compared_metrics(runs))])
 
 
 def _cell_section(runs: Sequence[Run], metric: Metric) -> Section:
@@ -167,108 +229,115 @@ def _cell_section(runs: Sequence[Run], metric: Metric) -> Section:
     )
 
 
-def _judge_section(judge: dict[str, Any]) -> Section:
+def _judge_section(judge: dict[str, Any], names: Sequence[str]) -> Section:
     intro = (
-        f"{judge.get('records')} records, answers shown blind and shuffled (scores 1-5); "
+        f"{judge.get('records')} records, answers shown blind and shuffled (scores 1-5, higher is better); "
         f"{len(judge.get('failures', []))} unusable replies."
     )
-    return Section("LLM judge", [intro, judge_table(judge)])
+    return Section("LLM judge", [intro, judge_table(judge, names)])
 
 
 # --------------------------------------------------------------------------------------------- tables
 
 
-def runs_table(runs: Sequence[Run]) -> Table:
+def runs_table(runs: Sequence[Run], trainings: Mapping[str, Training] | None = None) -> Table:
+    """One row per run: its model (and training), profile prompt, counts, embedder and folder."""
+    trainings = trainings or {}
+    head = ["run", "model", *(["training"] if trainings else []), "profile", "evaluated / test", "empty"]
+    head += ["embedder", "results"]
     rows = []
     for run in runs:
-        p, c = run.results.get("provenance", {}), run.results.get("counts", {})
-        model = p.get("model") if isinstance(p.get("model"), str) else (p.get("model") or {}).get("path")
-        decoding = p.get("decoding")
-        rows.append(
-            [
-                run.name,
-                str(model or p.get("method", "")),
-                json.dumps(decoding, ensure_ascii=False) if decoding else "–",
-                str(provenance(run, "profile_mode") or "–"),
-                f"{c.get('evaluated')} / {c.get('records')}",
-                str(c.get("empty", 0)),
-                str(run.results.get("embedder")),
-                str(run.folder),
-            ]
-        )
-    head = [
-        "run",
-        "model / method",
-        "decoding",
-        "profile",
-        "evaluated / test",
-        "empty",
-        "embedder",
-        "results",
-    ]
+        c, trained = run.results.get("counts", {}), trainings.get(run.name)
+        row = [run.name, model_name(run)]
+        if trainings:
+            row.append(training_text(trained) if trained else "–")
+        row += [
+            str(provenance(run, "profile_mode") or "–"),
+            f"{c.get('evaluated')} / {c.get('records')}",
+            str(c.get("empty", 0)),
+            str(run.results.get("embedder")),
+            str(run.folder),
+        ]
+        rows.append(row)
     return Table(head, rows, labels=len(head))
 
 
 def macro_table(runs: Sequence[Run]) -> Table:
-    """Macro value [interval] of every metric per run, with the human value of the first run that has one."""
-    rows = []
+    """Macro value [interval] of every metric per run, beside the human value (or why there is none)."""
+    notes, rows = Footnotes(), []
     for metric in compared_metrics(runs):
-        macros = [r.metrics.get(metric.name, {}).get("macro", {}) for r in runs]
-        human = next(
-            (
-                f"{fmt(m.get('human'))} / {fmt((m.get('weighted') or {}).get('human'))}"
-                for m in macros
-                if m.get("human") is not None or (m.get("weighted") or {}).get("human") is not None
-            ),
-            "",
-        )
         rows.append(
             [
                 metric.name,
                 metric.group,
                 ARROWS[metric.direction],
-                *[macro_text(r, metric) for r in runs],
-                human,
+                *[macro_text(r, metric, notes) for r in runs],
+                human_macro(runs, metric, notes),
             ]
         )
-    return Table(["metric", "group", "dir", *[r.name for r in runs], "human"], rows, labels=3)
+    head = ["metric", "group", "dir", *[r.name for r in runs], "human"]
+    return Table(head, rows, labels=3, notes=notes.lines())
 
 
-def paired_table(per_metric: dict[str, Any]) -> Table:
-    """One run's differences from the baseline: macro per metric, C-MAUVE per reported cell."""
+def human_macro(runs: Sequence[Run], metric: Metric, notes: Footnotes) -> str:
+    """The human side's macro and weighted values of the first run that stores them, else "—" and why."""
+    for run in runs:
+        macro = run.metrics.get(metric.name, {}).get("macro", {})
+        weighted = macro.get("weighted") or {}
+        parts = [fmt_ci(macro, "human", "human_low", "human_high")] if macro.get("human") is not None else []
+        parts += [f"w {fmt(weighted['human'])}"] if weighted.get("human") is not None else []
+        if parts:
+            return "; ".join(parts)
+    return no_human(metric, notes)
+
+
+def no_human(metric: Metric, notes: Footnotes) -> str:
+    return "—" + notes.mark(f"no human value: {glossary.no_human(metric)}")
+
+
+def paired_table(comp: dict[str, Any]) -> Table:
+    """Every run's differences from the baseline side by side: macro per metric, C-MAUVE per cell."""
+    names = list(comp["runs"])
+    metrics = list(dict.fromkeys(m for per_metric in comp["runs"].values() for m in per_metric))
     rows, marks = [], []
-    for metric, d in per_metric.items():
-        if "macro" in d:
-            text, verdict = fmt_diff(d["macro"]), d["macro"].get("verdict", "")
-        else:
-            reported = {c: v for c, v in d["cells"].items() if "na" not in v}
-            verdict = ""
-            text = "; ".join(f"{c}: {fmt_diff(v)}" for c, v in reported.items()) or "n/a (no cell reported)"
-        rows.append([metric, text])
-        marks.append(["", verdict if verdict in ("better", "worse") else ""])
-    return Table(["metric", "difference [95% paired interval]"], rows, marks=marks)
+    for metric in metrics:
+        cells = [_paired_cell(comp["runs"][name].get(metric)) for name in names]
+        rows.append([metric, *[text for text, _ in cells]])
+        marks.append(["", *[verdict for _, verdict in cells]])
+    head = ["metric", *[f"{name} − {comp['baseline']}" for name in names]]
+    return Table(head, rows, marks=marks)
+
+
+def _paired_cell(d: dict[str, Any] | None) -> tuple[str, str]:
+    """A difference [95% paired interval] and its verdict class ("better", "worse" or "")."""
+    if d is None:
+        return "–", ""
+    if "macro" in d:
+        verdict = d["macro"].get("verdict", "")
+        return fmt_diff(d["macro"]), verdict if verdict in ("better", "worse") else ""
+    reported = {c: v for c, v in d["cells"].items() if "na" not in v}
+    return "; ".join(f"{c}: {fmt_diff(v)}" for c, v in reported.items()) or "n/a (no cell reported)", ""
 
 
 def cell_table(runs: Sequence[Run], metric: str) -> Table:
     """A cell-level metric (C-MAUVE) per context cell and run, beside the cell's human re-split noise band."""
-    rows = []
+    notes, rows = Footnotes(), []
     for cell in metric_cells(runs, metric):
         row, noise = [cell], "n/a"
         for run in runs:
             entry = run.metrics.get(metric, {}).get("cells", {}).get(cell, {})
-            row.append(
-                fmt(entry.get("value")) if entry.get("value") is not None else f"n/a ({entry.get('na', '')})"
-            )
+            row.append(fmt_ci(entry, notes=notes))
             if entry.get("noise") and noise == "n/a":
                 nz = entry["noise"]
                 noise = f"{nz['mean']:.3f} ± {nz['sd']:.3f} [{nz['low']:.3f}, {nz['high']:.3f}], n = {nz['n_per_side']}"
         rows.append([*row, noise])
-    return Table(["cell", *[r.name for r in runs], "human re-split noise (mean ± sd [95%])"], rows, keys=(0,))
+    head = ["cell", *[r.name for r in runs], "human re-split noise (mean ± sd [95%])"]
+    return Table(head, rows, keys=(0,), notes=notes.lines())
 
 
 def bucket_table(runs: Sequence[Run], metric: Metric) -> Table:
-    """One metric per bucket and run, with n and the human value [interval] of the bucket."""
-    rows = []
+    """One metric per bucket and run, with n and the human value [interval] of the bucket (or why none)."""
+    notes, rows = Footnotes(), []
     for bucket in metric_buckets(runs, metric.name):
         entries = [r.metrics.get(metric.name, {}).get("buckets", {}).get(bucket, {}) for r in runs]
         n = next((str(e.get("n")) for e in entries if e.get("n") is not None), "")
@@ -277,10 +346,11 @@ def bucket_table(runs: Sequence[Run], metric: Metric) -> Table:
         )
         borrowed = next((e["borrowed"] for e in entries if e.get("borrowed")), None)
         reference = "own" if borrowed is None else borrowed_text(borrowed)
-        rows.append([bucket, reference, n, *[fmt_ci(e) for e in entries], next(humans, "")])
+        cells = [fmt_ci(e, notes=notes) for e in entries]
+        rows.append([bucket, reference, n, *cells, next(humans, None) or no_human(metric, notes)])
     caption = f"{metric.name} {ARROWS[metric.direction]}: {metric.description}"
     head = ["bucket", "reference", "n", *[r.name for r in runs], "human"]
-    return Table(head, rows, labels=2, keys=(0, 1), caption=caption)
+    return Table(head, rows, labels=2, keys=(0, 1), caption=caption, notes=notes.lines())
 
 
 def borrowed_text(borrowed: dict[str, Any]) -> str:
@@ -308,11 +378,16 @@ def own_length_table(runs: Sequence[Run]) -> Table:
     return Table(["own-length bucket", *[f"{r.name}: n (mean d)" for r in runs], "human n"], rows, keys=(0,))
 
 
-def judge_table(judge: dict[str, Any]) -> Table:
-    runs = sorted(judge.get("runs", {}))
-    criteria = sorted({c for r in runs for c in judge["runs"][r]})
-    rows = [[c, *[fmt(judge["runs"][r][c]["macro"].get("value")) for r in runs]] for c in criteria]
-    return Table(["criterion", *runs], rows)
+def judge_table(judge: dict[str, Any], names: Sequence[str] = ()) -> Table:
+    """Each rubric criterion's macro score [interval] per judged run (the report's runs first, in order)."""
+    scored = judge.get("runs", {})
+    runs = [n for n in names if n in scored] + sorted(set(scored) - set(names))
+    criteria = sorted({c for r in runs for c in scored[r]})
+    notes, rows = Footnotes(), []
+    for criterion in criteria:
+        cells = [fmt_ci(scored[r].get(criterion, {}).get("macro", {}), notes=notes) for r in runs]
+        rows.append([criterion, *cells, no_human(get_metric(criterion), notes)])
+    return Table(["criterion", *runs, "human"], rows, notes=notes.lines())
 
 
 def na_table(runs: Sequence[Run]) -> Table:
@@ -332,9 +407,18 @@ def fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float | int) else str(value)
 
 
-def fmt_ci(entry: dict[str, Any], key: str = "value", low: str = "low", high: str = "high") -> str:
+def fmt_ci(
+    entry: dict[str, Any],
+    key: str = "value",
+    low: str = "low",
+    high: str = "high",
+    notes: Footnotes | None = None,
+) -> str:
+    """`value [low, high]`; n/a with its reason, in parentheses or as a footnote of `notes`."""
     if entry.get(key) is None:
-        return "n/a" + (f" ({entry['na']})" if entry.get("na") else "")
+        if not entry.get("na"):
+            return "n/a"
+        return "n/a" + (notes.mark(entry["na"]) if notes is not None else f" ({entry['na']})")
     text = fmt(entry[key])
     if entry.get(low) is not None and entry.get(high) is not None:
         text += f" [{fmt(entry[low])}, {fmt(entry[high])}]"
@@ -350,15 +434,17 @@ def fmt_diff(d: dict[str, Any]) -> str:
     return f"{d['diff']:+.3f}{interval} {d['verdict']}"
 
 
-def macro_text(run: Run, metric: Metric) -> str:
+def macro_text(run: Run, metric: Metric, notes: Footnotes) -> str:
+    """A run's macro value [interval] (n/a with a footnote why), and beside it (w) the weighted mean."""
     entry = run.metrics.get(metric.name)
     if entry is None:
         return "–"
     if entry.get("na") and "macro" not in entry:
-        return f"n/a ({entry['na']})"
-    if metric.kind == "cell":
-        macro = entry.get("macro", {})
-        return f"global {fmt(macro.get('global'))}; C-MAUVE {fmt(macro.get('value'))} ({macro.get('n_cells', 0)} cells)"
+        return "n/a" + notes.mark(entry["na"])
     macro = entry.get("macro", {})
+    if metric.kind == "cell":
+        cells = f"C-{metric.name.upper()} {fmt_ci(macro, notes=notes)} ({macro.get('n_cells', 0)} cells)"
+        return f"global {fmt(macro.get('global'))}; {cells}"
     weighted = macro.get("weighted") or {}
-    return fmt_ci(macro) + (f"; w {fmt(weighted['value'])}" if weighted.get("value") is not None else "")
+    text = fmt_ci(macro, notes=notes)
+    return text + (f"; w {fmt(weighted['value'])}" if weighted.get("value") is not None else "")

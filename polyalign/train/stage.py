@@ -41,6 +41,7 @@ from polyalign.train.config import PLAIN_SFT_ARGS, LoraSettings, PreferenceConfi
 
 STAGE, STAGE_VERSION = "train", 3  # 2: precision in the key; 3: every method fitted by the profile budget
 SUMMARY_FILE = "training_summary.json"
+LOG_HISTORY = "log_history.json"
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
 
@@ -369,7 +370,7 @@ def save_model(trainer: Any, tokenizer: Any, lora: bool, folder: Path, resolved:
     tokenizer.save_pretrained(folder)
     resolved = {**resolved, "trainer_args": json.loads(trainer.args.to_json_string())}
     artifacts.write_json(folder / "train_config.json", resolved)
-    artifacts.write_json(folder / "log_history.json", trainer.state.log_history)
+    artifacts.write_json(folder / LOG_HISTORY, trainer.state.log_history)
 
 
 def refuse_sharded_lora(trainer: Any, lora: bool) -> None:
