@@ -168,7 +168,7 @@ def test_load_results_rejects_other_folders(tmp_path):
 
 
 def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, tmp_path):
-    """The key is hash(evaluate@2, prepare key, reference key, generations identity, config hash, run name),
+    """The key is hash(evaluate@3, prepare key, reference key, generations identity, config hash, run name),
     the folder root/evaluate/<key>; a second call reuses the complete artefact."""
     prepared = small_prepared(str(tmp_path_factory.mktemp("eval-stage")))
     reference = build_reference(prepared.content.splits["train"], ReferenceConfig())
@@ -176,7 +176,7 @@ def test_evaluate_stage_keys_reuses_and_writes_under_the_root(tmp_path_factory, 
     config = fast_config(embedder="", bootstrap=10)
     first = evaluate_stage(prepared, ref, config, human="split", root=tmp_path)
     identity, name = "human:split:0", "human-split"
-    key = artifact_key("evaluate", 2, prepared.key, "ref-key", identity, config_hash(config), name)
+    key = artifact_key("evaluate", 3, prepared.key, "ref-key", identity, config_hash(config), name)
     assert first.key == key and first.folder == tmp_path / "evaluate" / key and not first.reused
     assert first.manifest["run"] == "human-split" and first.content["key"] == key
     assert first.manifest["parents"]["generations"] == "human:split:0"
