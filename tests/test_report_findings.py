@@ -43,3 +43,19 @@ def test_bucket_sft_against_sft_is_read_from_its_own_pair_not_the_baseline() -> 
 def test_a_contrast_with_a_missing_run_is_left_out() -> None:
     runs = [_run("sft", 0.3, [0.3] * 5, (0.3, 0.3)), _run("hdpo", 0.2, [0.2] * 5, (0.2, 0.2))]
     assert {(f.run, f.against) for f in findings(runs)} == set()  # no dpo, dpo_anchor, bucket_sft or base
+
+
+def test_the_report_tables_lay_out_findings_and_cell_means() -> None:
+    from polyalign.evaluate.registry import get_metric
+    from polyalign.report.tables import cell_mean_table, findings_table
+
+    sft = _run("sft", 0.3, [0.3] * 5, (0.3, 0.3))
+    bucket_sft = _run("bucket_sft", 0.2, [0.1, 0.15, 0.2, 0.25, 0.3], (0.2, 0.31))
+    table = findings_table(findings([sft, bucket_sft], level=0.5))
+    assert table.rows == [["bucket_sft vs sft", "support_distance", "better", "-0.100 [-0.150, -0.050]",
+                           "buckets: 1 better, 1 worse"]]  # fmt: skip
+    assert table.marks == [["", "", "better", "", ""]]
+    cell = {"value": 0.25, "low": 0.2, "high": 0.3, "n": 60, "human": 0.02}
+    bucket_sft.metrics["support_distance"]["macro"]["by_cell"] = {"en|single|qa": cell}
+    rows = cell_mean_table([sft, bucket_sft], get_metric("support_distance")).rows
+    assert rows == [["en|single|qa", "60", "n/a", "0.250 [0.200, 0.300]", "0.020"]]

@@ -81,5 +81,11 @@ def sentence(finding: Finding) -> str:
     if "na" in macro:
         return f"{label}: n/a ({macro['na']}); per bucket {parts}"
     of = " of the distance to the target" if macro.get("of") == "distance to target" else ""
-    interval = f" [{macro['low']:+.3f}, {macro['high']:+.3f}]" if macro.get("low") is not None else ""
-    return f"{label}: {macro['verdict']}, difference{of} {macro['diff']:+.3f}{interval}; per bucket {parts}"
+    return f"{label}: {macro['verdict']}, difference{of} {interval_text(macro)}; per bucket {parts}"
+
+
+def interval_text(difference: dict) -> str:
+    """`+0.012 [-0.004, +0.027]`, the interval left out when there is none."""
+    low, high = difference.get("low"), difference.get("high")
+    interval = f" [{low:+.3f}, {high:+.3f}]" if low is not None and high is not None else ""
+    return f"{difference['diff']:+.3f}{interval}"

@@ -30,6 +30,7 @@ from polyalign.evaluate.compare import (
 )
 from polyalign.evaluate.registry import Metric, get_metric
 from polyalign.report import svg
+from polyalign.report.findings import Finding, findings, interval_text
 from polyalign.report.svg import ARROWS
 from polyalign.report.training import Training
 
@@ -107,6 +108,9 @@ def sections(
         _runs_section(runs, comp, trainings),
         Section("Macro-averages", [macro_table(runs), _macro_note(runs)]),
     ]
+    found = findings(runs, comp.get("level", 0.95))
+    if found:
+        out.append(Section("What the comparison shows", [_FINDINGS_NOTE, findings_table(found)]))
     if judge:
         out.append(_judge_section(judge, names))
     out += [
@@ -121,6 +125,7 @@ def sections(
         Section("Heatmap: metric × bucket", [Figure(svg.heatmaps_html(runs))], plots=True),
         Section("Length histograms per bucket", [Figure(svg.histograms_html(runs))], plots=True),
         Section("Embedding map", [Figure(svg.maps_html(runs))], plots=True),
+        Section("Per-cell tables", [cell_mean_table(runs, m) for m in metrics if m.kind != "cell"]),
         Section("Per-bucket tables", [bucket_table(runs, m) for m in metrics if m.kind != "cell"]),
         Section("Generations by their own length", [own_length_table(runs)]),
     ]
@@ -351,6 +356,44 @@ def bucket_table(runs: Sequence[Run], metric: Metric) -> Table:
     caption = f"{metric.name} {ARROWS[metric.direction]}: {metric.description}"
     head = ["bucket", "reference", "n", *[r.name for r in runs], "human"]
     return Table(head, rows, labels=2, keys=(0, 1), caption=caption, notes=notes.lines())
+
+
+_FINDINGS_NOTE = (
+    "Each line asks the method one question with one pair of runs (not only against the baseline): the "
+    "macro difference run − against with its paired interval (a verdict only where the interval excludes "
+    "0), and how many buckets (for C-MAUVE: cells, against the human re-split noise) agree."
+)
+
+
+def findings_table(found: Sequence[Finding]) -> Table:
+    """The method's contrasts, a row per metric (`report.findings`)."""
+    rows, marks = [], []
+    for f in found:
+        macro = "" if f.scope == "cells" else f.macro.get("verdict") or f"n/a ({f.macro.get('na')})"
+        diff = "" if f.scope == "cells" or "diff" not in f.macro else interval_text(f.macro)
+        parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(f.parts.items()))
+        rows.append([f"{f.run} vs {f.against}", f.metric, macro, diff, f"{f.scope}: {parts}"])
+        marks.append(["", "", macro if macro in ("better", "worse") else "", "", ""])
+    head = ["contrast", "metric", "macro verdict", "difference [interval]", "agreeing"]
+    return Table(head, rows, labels=2, marks=marks)
+
+
+def cell_mean_table(runs: Sequence[Run], metric: Metric) -> Table:
+    """One metric per context cell and run: the record-weighted mean of the cell's buckets [interval]."""
+    notes, rows = Footnotes(), []
+    cells = sorted(
+        {c for r in runs for c in r.metrics.get(metric.name, {}).get("macro", {}).get("by_cell", {})}
+    )
+    for cell in cells:
+        entries = [
+            r.metrics.get(metric.name, {}).get("macro", {}).get("by_cell", {}).get(cell, {}) for r in runs
+        ]
+        n = next((str(e["n"]) for e in entries if e.get("n") is not None), "")
+        human = next((fmt(e["human"]) for e in entries if e.get("human") is not None), None)
+        rows.append([cell, n, *[fmt_ci(e, notes=notes) for e in entries], human or no_human(metric, notes)])
+    caption = f"{metric.name} {ARROWS[metric.direction]} per cell (record-weighted over its buckets)"
+    head = ["cell", "n", *[r.name for r in runs], "human"]
+    return Table(head, rows, labels=1, keys=(0,), caption=caption, notes=notes.lines())
 
 
 def borrowed_text(borrowed: dict[str, Any]) -> str:
