@@ -225,8 +225,8 @@ def test_sources_must_name_an_input(tmp_path: Path) -> None:
         SourceConfig(fixture=0, path="x.jsonl")
 
 
-def test_the_offline_default_prepares_the_fixture_source(tmp_path: Path) -> None:
+def test_the_offline_default_prepares_the_demo_source(tmp_path: Path) -> None:
     config = load_yaml_config(RunConfig, Path(polyalign.__file__).parent / "defaults" / "offline.yaml")
-    assert [s.fixture for s in config.prepare.sources] == [0]
+    assert [s.demo for s in config.prepare.sources] == [0]
     records = prepare.collect_records(config.prepare, Ledger(), progress=False)
-    assert records[0].meta["input"] == "<fixture seed=0>:1" and records[0].meta["synthetic"]
+    assert records[0].meta["input"] == "<demo seed=0>:1" and records[0].meta["synthetic"]
