@@ -153,9 +153,9 @@ def hdpo_pairs(
     options: argparse.Namespace, records: Sequence[Record], tokenizer: Any, scorer: SupportScorer
 ) -> tuple[Dataset, list[dict[str, Any]]]:
     """The timed pairs (a seeded shuffle, cut to the steps' length) and all scored pair rows."""
-    rows = neighbour_pairs(records, lambda r: str(r.bucket))
     prompts, _ = records_to_dataset(records, True, tokenizer=tokenizer, max_length=options.max_length)
     prompt_of = dict(zip(prompts["id"], prompts["prompt"], strict=True))  # with the profile, as Bucket-SFT
+    rows = [r for r in neighbour_pairs(records, lambda r: str(r.bucket)) if r["record_id"] in prompt_of]
     score_pairs(scorer, rows, progress=False)  # d_chosen, d_rejected; also builds the scorer's indexes
     weigh_pairs(rows, PairsConfig())
     n = options.steps * options.batch * options.accumulation

@@ -116,7 +116,10 @@ def _section(markdown: str, title: str) -> str:
 def test_six_runs_side_by_side_glossary_first_and_base_not_the_baseline(page) -> None:
     _, markdown, _ = page
     titles = re.findall(r"^## (.+)$", markdown, flags=re.MULTILINE)
-    assert titles[:5] == ["Metric glossary", "Runs", "Macro-averages", "LLM judge", "Paired differences"]
+    assert titles[:6] == [
+        "Metric glossary", "Runs", "Macro-averages", "What the comparison shows", "LLM judge",
+        "Paired differences",
+    ]  # fmt: skip
     glossary = _section(markdown, "Metric glossary")
     assert (
         "| bng | mean over features of W1(model, human) / human std of the bucket | lower is better |"

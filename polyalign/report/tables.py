@@ -391,7 +391,7 @@ def cell_mean_table(runs: Sequence[Run], metric: Metric) -> Table:
         n = next((str(e["n"]) for e in entries if e.get("n") is not None), "")
         human = next((fmt(e["human"]) for e in entries if e.get("human") is not None), None)
         rows.append([cell, n, *[fmt_ci(e, notes=notes) for e in entries], human or no_human(metric, notes)])
-    caption = f"{metric.name} {ARROWS[metric.direction]} per cell (record-weighted over its buckets)"
+    caption = f"per cell: {metric.name} {ARROWS[metric.direction]} (record-weighted over the cell's buckets)"
     head = ["cell", "n", *[r.name for r in runs], "human"]
     return Table(head, rows, labels=1, keys=(0,), caption=caption, notes=notes.lines())
 
