@@ -269,8 +269,8 @@ class HDPOTrainer(DPOTrainer):
             return super()._precompute_ref_logps(dataset, name, batch_size)
         if self.is_deepspeed_enabled or self.is_fsdp_enabled:
             raise ValueError(
-                "ref_cache_dir computes on the main process only, which sharded models cannot do; "
-                "unset ref_cache_dir to use TRL's precompute"
+                "ref_cache_dir computes on the main process only, which sharded models cannot do: in a "
+                "run config set `preference.reference: model`; with HDPOConfig, unset ref_cache_dir"
             )
         settings = {
             "max_length": self.args.max_length,
