@@ -54,9 +54,9 @@ def run(
     """The whole pipeline: prepare → references → the methods' training (SFT, Bucket-SFT; pairs and
     DPO, DPO + anchor, HDPO) → generate → evaluate → report.
 
-    Without --config it runs the offline default: the synthetic demo corpus (four cells with their own
-    formats and length profiles, imbalanced buckets) and a tiny model built offline, within 5 minutes on
-    2 CPU cores.
+    Without --config it runs the offline default: the synthetic demo corpus
+    (four cells with their own formats and length profiles, imbalanced buckets)
+    and a tiny model built offline, within 5 minutes on 2 CPU cores.
     """
     from polyalign.config import artifact_root
     from polyalign.pipeline import full_run
