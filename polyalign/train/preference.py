@@ -31,12 +31,10 @@ from polyalign.train.config import PreferenceConfig
 from polyalign.train.stage import (
     CHECKPOINTS,
     STAGE_DEFAULTS,
-    SUMMARY_FILE,
     fit,
     load_summary,
     load_trainable,
     peft_config,
-    refuse_sharded_lora,
     resolve_precision,
     save_model,
     trainer_arguments,
@@ -164,8 +162,7 @@ def _train(
         peft_config=peft_config(config.lora),
         online_scorer=scorer,
     )
-    refuse_sharded_lora(trainer, config.lora is not None)
-    run = fit(trainer, folder, resume, verbose)
+    run = fit(trainer, folder, resume, verbose, lora=config.lora is not None)
     summary = {
         "method": config.method,
         "start_policy": policy.key,
@@ -181,10 +178,7 @@ def _train(
         "final_logs": last_logged(trainer.state.log_history),
     }
     resolved = {"train": start, "preference": dataclasses.asdict(config), "start_policy": policy.key}
-    save_model(trainer, tokenizer, config.lora is not None, folder, resolved)
-    if trainer.is_world_process_zero():
-        artifacts.write_json(folder / SUMMARY_FILE, summary)
-    trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
+    save_model(trainer, tokenizer, config.lora is not None, folder, resolved, summary)
     return {"precision": resolve_precision(config)}
 
 

@@ -139,8 +139,7 @@ def _train(
         processing_class=tokenizer,
         peft_config=peft_config(config.lora),
     )
-    refuse_sharded_lora(trainer, config.lora is not None)
-    run = fit(trainer, folder, resume, verbose)
+    run = fit(trainer, folder, resume, verbose, lora=config.lora is not None)
     summary = {
         "method": config.method,
         "profile": config.use_profile,
@@ -153,10 +152,8 @@ def _train(
         "record_ids_sha256": record_ids_digest(trainer.train_dataset["id"]),
         **trainer.bucket_summary(),
     }
-    save_model(trainer, tokenizer, config.lora is not None, folder, {"train": dataclasses.asdict(config)})
-    if trainer.is_world_process_zero():
-        artifacts.write_json(folder / SUMMARY_FILE, summary)
-    trainer.accelerator.wait_for_everyone()  # every rank then writes the same manifest
+    resolved = {"train": dataclasses.asdict(config)}
+    save_model(trainer, tokenizer, config.lora is not None, folder, resolved, summary)
     return {"precision": resolve_precision(config)}
 
 
@@ -166,11 +163,13 @@ def truncation_drops(given: list[str], kept: list[str]) -> dict[str, int]:
     return {b: n - left[b] for b, n in sorted(Counter(given).items()) if n > left[b]}
 
 
-def fit(trainer: Any, folder: Path, resume: bool, verbose: bool) -> dict[str, Any]:
+def fit(trainer: Any, folder: Path, resume: bool, verbose: bool, *, lora: bool) -> dict[str, Any]:
     """Train into `folder/checkpoints` (from the last complete checkpoint when resuming), logging every
-    log dict to `train_log.jsonl`; returns the summary fields every training stage reports."""
+    log dict to `train_log.jsonl`; returns the summary fields every training stage reports. A LoRA model
+    the final save could not merge (`refuse_sharded_lora`) is refused before the first step."""
     from polyalign.train.console import TrainLog, quiet_progress
 
+    refuse_sharded_lora(trainer, lora)
     if not resume:
         shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     checkpoint = _last_checkpoint(folder / CHECKPOINTS)
@@ -349,28 +348,31 @@ def checkpoint_step(checkpoint: Path) -> int:
     return int(checkpoint.name.split("-")[-1])
 
 
-def save_model(trainer: Any, tokenizer: Any, lora: bool, folder: Path, resolved: dict[str, Any]) -> None:
-    """The trained model, tokenizer, the resolved configs with every trainer argument, and the log history.
+def save_model(
+    trainer: Any, tokenizer: Any, lora: bool, folder: Path, resolved: dict[str, Any], summary: dict[str, Any]
+) -> None:
+    """The trained model, tokenizer, the resolved configs with every trainer argument, the log history and
+    the training summary; every rank returns once they are written, so all write the same manifest.
 
     Called on every rank. Full weights go through `Trainer.save_model`, which gathers ZeRO-3 and FSDP
     shards before its main process writes them. A LoRA model is merged in memory by the main process (its
-    adapter kept in `adapter/`), which needs whole weights there: `refuse_sharded_lora` stops such a run
-    before it trains.
+    adapter kept in `adapter/`), which needs whole weights there: `fit` refuses such a run before it trains.
     """
     if not lora:
         trainer.save_model(str(folder))
-    if not trainer.is_world_process_zero():
-        return
-    if lora:
-        adapter = folder / "adapter"
-        if adapter.exists():
-            shutil.rmtree(adapter)
-        trainer.model.save_pretrained(adapter)
-        trainer.model.merge_and_unload().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    resolved = {**resolved, "trainer_args": json.loads(trainer.args.to_json_string())}
-    artifacts.write_json(folder / "train_config.json", resolved)
-    artifacts.write_json(folder / LOG_HISTORY, trainer.state.log_history)
+    if trainer.is_world_process_zero():
+        if lora:
+            adapter = folder / "adapter"
+            if adapter.exists():
+                shutil.rmtree(adapter)
+            trainer.model.save_pretrained(adapter)
+            trainer.model.merge_and_unload().save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        resolved = {**resolved, "trainer_args": json.loads(trainer.args.to_json_string())}
+        artifacts.write_json(folder / "train_config.json", resolved)
+        artifacts.write_json(folder / LOG_HISTORY, trainer.state.log_history)
+        artifacts.write_json(folder / SUMMARY_FILE, summary)
+    trainer.accelerator.wait_for_everyone()
 
 
 def refuse_sharded_lora(trainer: Any, lora: bool) -> None:
