@@ -74,7 +74,7 @@ def _finding(base: Run, run: Run, name: str, question: str, level: float) -> Fin
 def sentence(finding: Finding) -> str:
     """One line: the macro verdict with its interval, then how many buckets (cells) agree."""
     label = finding.metric
-    parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(finding.parts.items()))
+    parts = parts_text(finding)
     if finding.scope == "cells":
         return f"{label}: per cell {parts} (against the human re-split noise)"
     macro = finding.macro
@@ -82,6 +82,11 @@ def sentence(finding: Finding) -> str:
         return f"{label}: n/a ({macro['na']}); per bucket {parts}"
     of = " of the distance to the target" if macro.get("of") == "distance to target" else ""
     return f"{label}: {macro['verdict']}, difference{of} {interval_text(macro)}; per bucket {parts}"
+
+
+def parts_text(finding: Finding) -> str:
+    """`5 better, 2 no clear difference, 1 worse`: the verdicts of the buckets (cells), counted."""
+    return ", ".join(f"{n} {verdict}" for verdict, n in sorted(finding.parts.items()))
 
 
 def interval_text(difference: dict) -> str:

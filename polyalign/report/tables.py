@@ -30,7 +30,7 @@ from polyalign.evaluate.compare import (
 )
 from polyalign.evaluate.registry import Metric, get_metric
 from polyalign.report import svg
-from polyalign.report.findings import Finding, findings, interval_text
+from polyalign.report.findings import Finding, findings, interval_text, parts_text
 from polyalign.report.svg import ARROWS
 from polyalign.report.training import Training
 
@@ -371,8 +371,7 @@ def findings_table(found: Sequence[Finding]) -> Table:
     for f in found:
         macro = "" if f.scope == "cells" else f.macro.get("verdict") or f"n/a ({f.macro.get('na')})"
         diff = "" if f.scope == "cells" or "diff" not in f.macro else interval_text(f.macro)
-        parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(f.parts.items()))
-        rows.append([f"{f.run} vs {f.against}", f.metric, macro, diff, f"{f.scope}: {parts}"])
+        rows.append([f"{f.run} vs {f.against}", f.metric, macro, diff, f"{f.scope}: {parts_text(f)}"])
         marks.append(["", "", macro if macro in ("better", "worse") else "", "", ""])
     head = ["contrast", "metric", "macro verdict", "difference [interval]", "agreeing"]
     return Table(head, rows, labels=2, marks=marks)
